@@ -1,0 +1,48 @@
+# The two set-up commands of README.md: `make run` and `make test`.
+# Both create .venv and install the project into it first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint test-sqlite test-postgres bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/ledger init
+	@echo ""
+	@echo "  Public API:      http://$(HOST):$(PORT)/api/v1/log/checkpoint"
+	@echo "  Log entries:     http://$(HOST):$(PORT)/api/v1/log/entries"
+	@echo "  OpenAPI:         http://$(HOST):$(PORT)/api/v1/openapi.json"
+	@echo ""
+	$(BIN)/ledger serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-sqlite: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	scripts/with-postgres $(BIN)/pytest -m "not setup_commands" $(PYTEST_ARGS)
+
+test: lint test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Audit: independent verification, anomaly checks and mobiliser rankings (to come)."""

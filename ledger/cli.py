@@ -1,0 +1,200 @@
+"""The ``ledger`` command: thin wrappers that parse arguments, call the core and print.
+
+Every failure the ledger anticipates is a ``LedgerError``; it is printed as one line
+on standard error with a non-zero exit status, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from ledger import log
+from ledger.db import Database
+from ledger.errors import LedgerError
+from ledger.export import verify_export, write_export
+from ledger.genesis import init_ledger
+from ledger.integrity import verify_database
+from ledger.keyring import rotate_key
+from ledger.keys import VerifierKey
+from ledger.settings import Settings
+from ledger.verify import Summary
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_FAILED = 1
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a LedgerError into a one-line message and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except LedgerError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(EXIT_FAILED)
+
+    return wrapper
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silent when standard error is not one."""
+    if not sys.stderr.isatty():
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.database_url)
+
+
+def _print_summary(summary: Summary, what: str) -> None:
+    click.echo(
+        f"OK: {what} verified: {summary.size} entries, {summary.checkpoints} checkpoints, "
+        f"{len(summary.keys)} key(s), origin {summary.origin}"
+    )
+    click.echo(f"root {summary.root.hex()} at size {summary.size}")
+
+
+def _parse_key(text: str) -> VerifierKey:
+    return VerifierKey.parse(text.strip())
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Transparent donation ledger: an append-only, verifiable log of every đồng."""
+    ctx.obj = Settings.load()
+
+
+@main.command()
+@click.pass_obj
+@reports_errors
+def init(settings: Settings) -> None:
+    """Create or upgrade the database, the signing key and the genesis entry."""
+    result = init_ledger(settings)
+    verb = "created" if result.created else "already present"
+    click.echo(f"genesis {verb}: origin {result.genesis.body['origin']}")
+    click.echo(f"verifier key: {result.genesis.body['verifier_key']}")
+    click.echo(f"database: {Database(settings.database_url).engine.url!r}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", type=int, help="gunicorn workers (default: from CPU count)")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, workers: int | None) -> None:
+    """Serve the web application with gunicorn."""
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:public_api.gunicorn_conf",
+        "--bind",
+        f"{host}:{port}",
+    ]
+    if workers:
+        argv += ["--workers", str(workers)]
+    argv.append("public_api:create_app()")
+    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn
+
+
+@main.command()
+@click.pass_obj
+@reports_errors
+def checkpoint(settings: Settings) -> None:
+    """Print the latest signed checkpoint note."""
+    db = _database(settings)
+    with db.session() as session:
+        click.echo(log.latest_checkpoint(session).note, nl=False)
+
+
+@main.command()
+@click.option("--key", "key", help="trust only this genesis verifier key")
+@click.pass_obj
+@reports_errors
+def verify(settings: Settings, key: str | None) -> None:
+    """Verify every leaf, link, tree node and checkpoint in the database."""
+    trusted = _parse_key(key) if key else None
+    db = _database(settings)
+    with db.session() as session:
+        size = log.tree_size(session)
+        with progress("verifying", size) as update:
+            summary = verify_database(session, trusted, update)
+    _print_summary(summary, "database")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@reports_errors
+def export(settings: Settings, file: Path) -> None:
+    """Write every entry and checkpoint to FILE as JSON Lines."""
+    db = _database(settings)
+    partial = file.with_name(file.name + ".partial")
+    with db.session() as session:
+        size = log.tree_size(session)
+        with partial.open("w", encoding="utf-8") as out, progress("exporting", size) as update:
+            written = write_export(session, out, update)
+    partial.replace(file)
+    click.echo(f"exported {written} entries to {file}")
+
+
+@main.command("verify-export")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key", required=True, help="the genesis verifier key to trust")
+@reports_errors
+def verify_export_command(file: Path, key: str) -> None:
+    """Verify an export FILE offline, trusting only the genesis verifier KEY."""
+    trusted = _parse_key(key)
+    with progress("verifying", max(file.stat().st_size // 400, 1)) as update:
+        summary = verify_export(file, trusted, update)
+    _print_summary(summary, "export")
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys: list them or rotate to a new one."""
+
+
+@keys.command("list")
+@click.pass_obj
+@reports_errors
+def keys_list(settings: Settings) -> None:
+    """Print every verifier key with the index range it signed."""
+    db = _database(settings)
+    with db.session() as session:
+        for period in log.key_periods(session):
+            until = "now" if period.to_index is None else str(period.to_index)
+            click.echo(f"{period.verifier_key}  indices {period.from_index}..{until}")
+
+
+@keys.command("rotate")
+@click.option("--actor", default="ledger-keys-rotate", show_default=True)
+@click.pass_obj
+@reports_errors
+def keys_rotate(settings: Settings, actor: str) -> None:
+    """Record a key rotation signed by the old key and switch to a new key."""
+    rotation = rotate_key(_database(settings), settings.signing_key_file, actor)
+    click.echo(f"key_rotation recorded at index {rotation.index}")
+    click.echo(f"old key: {rotation.old_key}")
+    click.echo(f"new key: {rotation.new_key}")
+
+
+def run(argv: list[str] | None = None) -> Any:
+    return main.main(args=argv, prog_name="ledger")

@@ -1,0 +1,103 @@
+"""Database engines and the write discipline that keeps the log a single chain.
+
+Every append runs inside a *write transaction*: on SQLite it starts with
+``BEGIN IMMEDIATE`` (the database-wide write lock is taken before the head is read),
+on PostgreSQL it takes a transaction-scoped advisory lock first. Either way, two
+writers can never read the same head and fork the chain. Read-only sessions use
+ordinary deferred transactions and never wait for writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+# Arbitrary constant naming "the append lock of this ledger" among advisory locks.
+APPEND_LOCK_KEY = 0x4C454447  # "LEDG"
+_WRITE_OPTION = "ledger_write"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine configured for the ledger's locking; creating it opens no connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("timeout", 60)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so BEGIN IMMEDIATE is ours to send.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and memory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+class Database:
+    """An engine plus the two kinds of session the ledger uses."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        """A session for reading."""
+        return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session whose transaction holds the append lock; commits on success."""
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            take_append_lock(session)
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def take_append_lock(session: Session) -> None:
+    """Serialise appenders; on SQLite the IMMEDIATE transaction already did."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+    elif bind.dialect.name == "sqlite":
+        # Touching the database starts the (IMMEDIATE) transaction now, not lazily later.
+        session.execute(text("SELECT 1"))

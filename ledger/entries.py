@@ -1,0 +1,249 @@
+"""Entries and their leaves: the bytes that the hash chain and the Merkle tree commit to.
+
+A leaf is the RFC 8785 (JCS) canonical JSON of the entry object. We restrict what may
+go into a leaf so that canonical encoding is simple and unambiguous for any verifier:
+
+* object keys are ASCII identifiers (``[a-z][a-z0-9_]*``), so JCS's UTF-16 key order
+  is plain byte order;
+* numbers are integers within ±(2**53 - 1) (the I-JSON range JCS requires) and never
+  floats: money is integer đồng;
+* text is NFC-normalised UTF-8.
+
+Within that domain, Python's C JSON encoder with sorted keys, no whitespace and
+``ensure_ascii=False`` writes exactly the JCS bytes (the property tests check this
+against the ``rfc8785`` reference implementation), which keeps appends and
+verification fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+from ledger.errors import EncodingError
+from ledger.merkle import hash_leaf
+
+LEAF_VERSION = 1
+MAX_LEAF_BYTES = 65_535
+MAX_SAFE_INTEGER = 2**53 - 1
+ZERO_HASH_HEX = "0" * 64
+GENESIS = "genesis"
+KEY_ROTATION = "key_rotation"
+
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_ENTRY_MEMBERS = frozenset({"v", "index", "kind", "time", "prev", "actor", "body"})
+
+_encoder = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a writer asks to append; the log fills index, time and prev."""
+
+    kind: str
+    body: Mapping[str, Any]
+    actor: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One decoded, well-formed entry together with the exact bytes it came from."""
+
+    index: int
+    kind: str
+    time: datetime
+    prev: str
+    actor: str
+    body: dict[str, Any]
+    leaf: bytes
+    leaf_hash: bytes
+
+    def as_object(self) -> dict[str, Any]:
+        """The leaf object itself, as a JSON response carries it."""
+        return {
+            "v": LEAF_VERSION,
+            "index": self.index,
+            "kind": self.kind,
+            "time": format_time(self.time),
+            "prev": self.prev,
+            "actor": self.actor,
+            "body": self.body,
+        }
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and ``Z``, the only time form a leaf holds."""
+    if moment.tzinfo is None:
+        raise EncodingError("time must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    if not isinstance(text, str) or not _TIME.match(text):
+        raise EncodingError(f"time {text!r} is not RFC 3339 UTC with microseconds and Z")
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError as err:
+        raise EncodingError(f"time {text!r} is not a valid date") from err
+
+
+def normalize_text(value: Any) -> Any:
+    """NFC-normalise every string in a JSON-like value, for input arriving from writers."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, Mapping):
+        return {normalize_text(k): normalize_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalize_text(v) for v in value]
+    return value
+
+
+def _check_value(value: Any, path: str) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise EncodingError(f"{path}: integer {value} is outside ±(2**53 - 1)")
+        return
+    if isinstance(value, str):
+        if not unicodedata.is_normalized("NFC", value):
+            raise EncodingError(f"{path}: text is not NFC-normalised")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise EncodingError(f"{path}: text is not valid Unicode") from err
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not _KEY.match(key):
+                raise EncodingError(f"{path}: member name {key!r} is not [a-z][a-z0-9_]*")
+            _check_value(item, f"{path}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            _check_value(item, f"{path}[{position}]")
+        return
+    if isinstance(value, float):
+        raise EncodingError(f"{path}: floating-point numbers are not allowed in a leaf")
+    raise EncodingError(f"{path}: {type(value).__name__} cannot be stored in a leaf")
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of ``value``; raises EncodingError outside the leaf domain."""
+    _check_value(value, "$")
+    return _encoder.encode(value).encode("utf-8")
+
+
+def encode_entry(
+    *, index: int, kind: str, time: datetime, prev: str, actor: str, body: Mapping[str, Any]
+) -> Entry:
+    """Build the leaf for one entry, refusing anything a verifier would reject."""
+    if not _KIND.match(kind):
+        raise EncodingError(f"kind {kind!r} is not [a-z][a-z0-9_]*")
+    if not isinstance(actor, str) or not actor or len(actor) > 200:
+        raise EncodingError("actor must be a non-empty name of at most 200 characters")
+    if not _HEX64.match(prev):
+        raise EncodingError("prev must be 64 lowercase hex digits")
+    time_text, body_object = format_time(time), dict(body)
+    obj = {
+        "v": LEAF_VERSION,
+        "index": index,
+        "kind": kind,
+        "time": time_text,
+        "prev": prev,
+        "actor": actor,
+        "body": body_object,
+    }
+    leaf = canonical_json(obj)
+    if len(leaf) > MAX_LEAF_BYTES:
+        raise EncodingError(f"entry is {len(leaf)} bytes; a leaf holds at most {MAX_LEAF_BYTES}")
+    return Entry(
+        index=index,
+        kind=kind,
+        time=parse_time(time_text),
+        prev=prev,
+        actor=actor,
+        body=body_object,
+        leaf=leaf,
+        leaf_hash=hash_leaf(leaf),
+    )
+
+
+def _reject_float(text: str) -> Any:
+    raise EncodingError(f"floating-point number {text} in leaf")
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise EncodingError(f"integer {text} is outside ±(2**53 - 1)")
+    return value
+
+
+def _canonical_form(obj: Any, text: str) -> str:
+    """JCS text of a parsed leaf; the C encoder is exact unless keys may sort differently."""
+    try:
+        if max(text, default=" ") <= "\uffff":
+            return _encoder.encode(obj)
+        return str(rfc8785.dumps(obj).decode("utf-8"))
+    except (ValueError, TypeError, rfc8785.CanonicalizationError) as err:
+        raise EncodingError(f"leaf cannot be canonicalised: {err}") from err
+
+
+def decode_leaf(leaf: bytes) -> Entry:
+    """Parse leaf bytes strictly: they must be exactly the RFC 8785 form of a valid entry.
+
+    Any JCS-canonical leaf is accepted (not only the subset ``encode_entry`` writes),
+    so that a verifier of ours never rejects what the contract allows. Duplicate
+    members and non-canonical numbers or escapes fail the byte comparison.
+    """
+    if len(leaf) > MAX_LEAF_BYTES:
+        raise EncodingError(f"leaf is {len(leaf)} bytes; at most {MAX_LEAF_BYTES} allowed")
+    try:
+        text = leaf.decode("utf-8")
+        obj: Any = json.loads(text, parse_float=_reject_float, parse_int=_safe_int)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise EncodingError(f"leaf is not UTF-8 JSON: {err}") from err
+    if _canonical_form(obj, text) != text:
+        raise EncodingError("leaf is not in RFC 8785 canonical form")
+    if not unicodedata.is_normalized("NFC", text):
+        raise EncodingError("leaf text is not NFC-normalised")
+    if not isinstance(obj, dict) or obj.keys() != _ENTRY_MEMBERS:
+        raise EncodingError(
+            "leaf must be an object with exactly v, index, kind, time, prev, actor, body"
+        )
+    index, kind, prev, actor, body = (obj[k] for k in ("index", "kind", "prev", "actor", "body"))
+    if obj["v"] != LEAF_VERSION or isinstance(obj["v"], bool):
+        raise EncodingError(f"unsupported leaf version {obj['v']!r}")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise EncodingError("index must be a non-negative integer")
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        raise EncodingError(f"kind {kind!r} is not [a-z][a-z0-9_]*")
+    if not isinstance(prev, str) or not _HEX64.match(prev):
+        raise EncodingError("prev must be 64 lowercase hex digits")
+    if not isinstance(actor, str) or not actor:
+        raise EncodingError("actor must be a non-empty string")
+    if not isinstance(body, dict):
+        raise EncodingError("body must be an object")
+    return Entry(
+        index=index,
+        kind=kind,
+        time=parse_time(obj["time"]),
+        prev=prev,
+        actor=actor,
+        body=body,
+        leaf=leaf,
+        leaf_hash=hash_leaf(leaf),
+    )

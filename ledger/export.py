@@ -1,0 +1,142 @@
+"""The export file: the whole log as JSON Lines, verifiable with nothing but a key.
+
+Format (``docs/export.md`` is the reference):
+
+* line 1, a header: ``{"format": "mttq-ledger-export", "version": 1, "origin": ...,
+  "tree_size": N}``;
+* one line per entry, in index order: ``{"type": "entry", "index": i, "leaf": <standard
+  base64 of the leaf bytes>, "leaf_hash": <hex>}``;
+* each checkpoint right after the entry that completes it: ``{"type": "checkpoint",
+  "tree_size": n, "root": <hex>, "note": <the signed note>}``.
+
+``verify_export`` reads one line at a time and keeps only the verifier's O(log n)
+state, so memory stays flat however large the file is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import log
+from ledger.errors import ChainError
+from ledger.keys import VerifierKey
+from ledger.models import CheckpointRow, EntryRow
+from ledger.verify import LogVerifier, Summary
+
+FORMAT = "mttq-ledger-export"
+VERSION = 1
+CHUNK = 5000
+Progress = Callable[[int], None]
+
+
+def _line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_export(session: Session, out: IO[str], progress: Progress | None = None) -> int:
+    """Write every entry and checkpoint; returns the number of entries written."""
+    size = log.tree_size(session)
+    origin = log.genesis(session).body["origin"]
+    out.write(_line({"format": FORMAT, "version": VERSION, "origin": origin, "tree_size": size}))
+    start = 0
+    while start < size:
+        end = min(start + CHUNK, size)
+        rows = session.execute(
+            select(EntryRow.index, EntryRow.leaf, EntryRow.leaf_hash)
+            .where(EntryRow.index >= start, EntryRow.index < end)
+            .order_by(EntryRow.index)
+        )
+        checkpoints = {
+            row.tree_size: row
+            for row in session.execute(
+                select(CheckpointRow.tree_size, CheckpointRow.root, CheckpointRow.note).where(
+                    CheckpointRow.tree_size > start, CheckpointRow.tree_size <= end
+                )
+            )
+        }
+        for index, leaf, leaf_hash in rows:
+            out.write(
+                _line(
+                    {
+                        "type": "entry",
+                        "index": index,
+                        "leaf": base64.b64encode(leaf).decode("ascii"),
+                        "leaf_hash": leaf_hash.hex(),
+                    }
+                )
+            )
+            checkpoint = checkpoints.get(index + 1)
+            if checkpoint is not None:
+                out.write(
+                    _line(
+                        {
+                            "type": "checkpoint",
+                            "tree_size": checkpoint.tree_size,
+                            "root": checkpoint.root.hex(),
+                            "note": checkpoint.note,
+                        }
+                    )
+                )
+        if progress:
+            progress(end - start)
+        start = end
+    return size
+
+
+def read_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each line; malformed JSON raises ChainError."""
+    with path.open("r", encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                obj = json.loads(raw)
+            except (json.JSONDecodeError, RecursionError) as err:
+                raise ChainError(f"line {number} is not JSON: {err}") from err
+            if not isinstance(obj, dict):
+                raise ChainError(f"line {number} is not a JSON object")
+            yield number, obj
+
+
+def verify_export(
+    path: Path, trusted_key: VerifierKey, progress: Progress | None = None
+) -> Summary:
+    """Verify an export trusting only ``trusted_key`` (the genesis verifier key)."""
+    lines = read_export(path)
+    first = next(lines, None)
+    if first is None:
+        raise ChainError("the export file is empty")
+    _, header = first
+    if header.get("format") != FORMAT or header.get("version") != VERSION:
+        raise ChainError(f"not a {FORMAT} version {VERSION} file")
+    verifier = LogVerifier(trusted_key)
+    for number, obj in lines:
+        try:
+            kind = obj["type"]
+            if kind == "entry":
+                leaf = base64.b64decode(obj["leaf"], validate=True)
+                claimed = bytes.fromhex(obj["leaf_hash"]) if "leaf_hash" in obj else None
+                verifier.add_entry(obj["index"], leaf, claimed)
+                if progress and verifier.size % CHUNK == 0:
+                    progress(CHUNK)
+            elif kind == "checkpoint":
+                root = bytes.fromhex(obj["root"]) if "root" in obj else None
+                verifier.add_checkpoint(obj["tree_size"], obj["note"], root)
+            else:
+                raise ChainError(f"line {number}: unknown line type {kind!r}")
+        except (KeyError, TypeError, ValueError, binascii.Error) as err:
+            raise ChainError(f"line {number} is malformed: {err!r}", index=verifier.size) from err
+    summary = verifier.finish()
+    if header.get("tree_size") != summary.size:
+        raise ChainError(
+            f"the header promises {header.get('tree_size')} entries but the file holds "
+            f"{summary.size}",
+            index=summary.size,
+        )
+    return summary

@@ -1,0 +1,293 @@
+"""The append-only log in the database: appending batches and reading entries and proofs.
+
+Functions take a SQLAlchemy ``Session`` explicitly. ``append`` must run inside
+``Database.writing()`` (the append lock); everything else only reads.
+
+An append writes, in one transaction, the new entries, the tree nodes they complete
+and one signed checkpoint for the new size: all or nothing. It reads O(log n) rows
+(the head and the tree's right frontier), so its cost does not grow with the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from ledger import merkle
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.entries import (
+    GENESIS,
+    KEY_ROTATION,
+    ZERO_HASH_HEX,
+    Draft,
+    Entry,
+    decode_leaf,
+    encode_entry,
+    normalize_text,
+)
+from ledger.errors import ChainError, ConfigurationError, InvalidRequestError, NotFoundError
+from ledger.keys import SigningKey, VerifierKey
+from ledger.merkle import NodeId
+from ledger.models import CheckpointRow, EntryRow, TreeNodeRow
+
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The outcome of one append: the new entries and the checkpoint that covers them."""
+
+    entries: tuple[Entry, ...]
+    checkpoint: str
+    tree_size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tree_size: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True)
+class KeyPeriod:
+    """A signing key and the entry indices whose first checkpoints it signs.
+
+    ``to_index`` is the index of the ``key_rotation`` entry that retired the key (the
+    first checkpoint covering a rotation is still signed by the old key), or None
+    for the key in force.
+    """
+
+    verifier_key: VerifierKey
+    from_index: int
+    to_index: int | None
+
+
+class DatabaseNodes:
+    """Reads perfect subtree hashes: level 0 from the entries, higher levels from nodes."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def read_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        found: dict[NodeId, bytes] = {}
+        leaves = [node.index for node in ids if node.level == 0]
+        if leaves:
+            rows = self.session.execute(
+                select(EntryRow.index, EntryRow.leaf_hash).where(EntryRow.index.in_(leaves))
+            )
+            found.update({NodeId(0, index): leaf_hash for index, leaf_hash in rows})
+        inner = [((node.index + 1) << node.level, node.level) for node in ids if node.level]
+        if inner:
+            nodes = self.session.execute(
+                select(TreeNodeRow.leaf_end, TreeNodeRow.level, TreeNodeRow.hash).where(
+                    tuple_(TreeNodeRow.leaf_end, TreeNodeRow.level).in_(inner)
+                )
+            )
+            found.update(
+                {NodeId(level, (end >> level) - 1): node_hash for end, level, node_hash in nodes}
+            )
+        missing = [node for node in ids if node not in found]
+        if missing:
+            raise ChainError(f"tree node {missing[0]} is missing from the database")
+        return found
+
+
+def tree_size(session: Session) -> int:
+    last = session.scalar(select(EntryRow.index).order_by(EntryRow.index.desc()).limit(1))
+    return 0 if last is None else last + 1
+
+
+def _frontier(session: Session, size: int) -> merkle.CompactRange:
+    ids = merkle.range_nodes(0, size)
+    nodes = DatabaseNodes(session).read_nodes(ids)
+    return merkle.CompactRange(size, [nodes[node] for node in ids])
+
+
+def genesis(session: Session) -> Entry:
+    leaf = session.scalar(select(EntryRow.leaf).where(EntryRow.index == 0))
+    if leaf is None:
+        raise NotFoundError("the log has no genesis entry yet: run `ledger init`")
+    return decode_leaf(leaf)
+
+
+def key_periods(session: Session) -> list[KeyPeriod]:
+    """Every signing key in order, from the genesis entry and the key rotations."""
+    rows = session.execute(
+        select(EntryRow.index, EntryRow.leaf)
+        .where(EntryRow.kind.in_((GENESIS, KEY_ROTATION)))
+        .order_by(EntryRow.index)
+    )
+    periods: list[KeyPeriod] = []
+    for index, leaf in rows:
+        body = decode_leaf(leaf).body
+        if index == 0:
+            periods.append(KeyPeriod(VerifierKey.parse(body["verifier_key"]), 0, None))
+        elif periods:
+            last = periods[-1]
+            periods[-1] = KeyPeriod(last.verifier_key, last.from_index, index)
+            periods.append(KeyPeriod(VerifierKey.parse(body["new_key"]), index + 1, None))
+    return periods
+
+
+def current_key(session: Session) -> VerifierKey:
+    periods = key_periods(session)
+    if not periods:
+        raise NotFoundError("the log has no genesis entry yet: run `ledger init`")
+    return periods[-1].verifier_key
+
+
+def append(
+    session: Session,
+    drafts: Sequence[Draft],
+    signer: SigningKey,
+    *,
+    now: datetime | None = None,
+) -> Appended:
+    """Append ``drafts`` as consecutive entries and sign one checkpoint covering them.
+
+    Entry times never go backwards: a clock behind the head is clamped to the head's
+    time, so the log's times are ordered like its indices.
+    """
+    if not drafts:
+        raise InvalidRequestError("nothing to append")
+    if len(drafts) > MAX_BATCH:
+        raise InvalidRequestError(f"a batch holds at most {MAX_BATCH} entries")
+    size = tree_size(session)
+    if size == 0:
+        if drafts[0].kind != GENESIS or str(signer.verifier) != drafts[0].body.get("verifier_key"):
+            raise ConfigurationError("the first entry must be the genesis entry of this key")
+        origin = str(drafts[0].body["origin"])
+        prev, last_time = ZERO_HASH_HEX, None
+    else:
+        head = decode_leaf(
+            session.scalars(select(EntryRow.leaf).where(EntryRow.index == size - 1)).one()
+        )
+        prev, last_time = head.leaf_hash.hex(), head.time
+        origin = str(genesis(session).body["origin"])
+        if str(current_key(session)) != str(signer.verifier):
+            raise ConfigurationError(
+                "the signing key is not the log's current key; "
+                "check LEDGER_SIGNING_KEY_FILE or finish the key rotation"
+            )
+    _check_kinds(drafts, size)
+    moment = now or datetime.now(UTC)
+    tree = _frontier(session, size)
+    entries: list[Entry] = []
+    entry_rows: list[dict[str, object]] = []
+    node_rows: list[dict[str, object]] = []
+    for offset, draft in enumerate(drafts):
+        if last_time is not None and moment < last_time:
+            moment = last_time
+        entry = encode_entry(
+            index=size + offset,
+            kind=draft.kind,
+            time=moment,
+            prev=prev,
+            actor=normalize_text(draft.actor),
+            body=normalize_text(draft.body),
+        )
+        entries.append(entry)
+        entry_rows.append(
+            {
+                "index": entry.index,
+                "kind": entry.kind,
+                "leaf": entry.leaf,
+                "leaf_hash": entry.leaf_hash,
+            }
+        )
+        for node, node_hash in tree.append(entry.leaf_hash):
+            if node.level:
+                node_rows.append(
+                    {
+                        "leaf_end": (node.index + 1) << node.level,
+                        "level": node.level,
+                        "hash": node_hash,
+                    }
+                )
+        prev, last_time = entry.leaf_hash.hex(), entry.time
+    new_size = size + len(drafts)
+    root = tree.root()
+    note = sign_checkpoint(Checkpoint(origin, new_size, root), signer)
+    session.execute(insert(EntryRow), entry_rows)
+    if node_rows:
+        session.execute(insert(TreeNodeRow), node_rows)
+    session.execute(
+        insert(CheckpointRow),
+        [{"tree_size": new_size, "root": root, "note": note, "key_id": signer.verifier.key_id_hex}],
+    )
+    return Appended(tuple(entries), note, new_size, root)
+
+
+def _check_kinds(drafts: Sequence[Draft], size: int) -> None:
+    for offset, draft in enumerate(drafts):
+        if draft.kind == GENESIS and size + offset != 0:
+            raise InvalidRequestError("only index 0 may be a genesis entry")
+        if draft.kind == KEY_ROTATION and len(drafts) != 1:
+            raise InvalidRequestError("a key rotation must be appended on its own")
+
+
+def entry(session: Session, index: int) -> Entry:
+    leaf = session.scalar(select(EntryRow.leaf).where(EntryRow.index == index))
+    if leaf is None:
+        raise NotFoundError(f"no entry with index {index}")
+    return decode_leaf(leaf)
+
+
+def entries(session: Session, start: int, limit: int) -> list[Entry]:
+    rows = session.scalars(
+        select(EntryRow.leaf).where(EntryRow.index >= start).order_by(EntryRow.index).limit(limit)
+    )
+    return [decode_leaf(leaf) for leaf in rows]
+
+
+def latest_checkpoint(session: Session) -> StoredCheckpoint:
+    row = session.scalars(
+        select(CheckpointRow).order_by(CheckpointRow.tree_size.desc()).limit(1)
+    ).first()
+    if row is None:
+        raise NotFoundError("no checkpoint yet: run `ledger init`")
+    return StoredCheckpoint(row.tree_size, row.root, row.note)
+
+
+def checkpoint_covering(session: Session, index: int) -> StoredCheckpoint:
+    """The first checkpoint whose tree contains entry ``index``."""
+    row = session.scalars(
+        select(CheckpointRow)
+        .where(CheckpointRow.tree_size > index)
+        .order_by(CheckpointRow.tree_size)
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no checkpoint covers index {index} yet")
+    return StoredCheckpoint(row.tree_size, row.root, row.note)
+
+
+def _check_size(session: Session, size: int) -> None:
+    current = tree_size(session)
+    if size > current:
+        raise NotFoundError(f"tree size {size} is beyond the log's size {current}")
+
+
+def root(session: Session, size: int) -> bytes:
+    _check_size(session, size)
+    return merkle.root(size, DatabaseNodes(session))
+
+
+def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
+    if not 0 <= index < size:
+        raise InvalidRequestError(f"index {index} is not below tree size {size}")
+    _check_size(session, size)
+    return merkle.inclusion_proof(index, size, DatabaseNodes(session))
+
+
+def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
+    if not 0 < first <= second:
+        raise InvalidRequestError("consistency needs 0 < first <= second")
+    _check_size(session, second)
+    return merkle.consistency_proof(first, second, DatabaseNodes(session))

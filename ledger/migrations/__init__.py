@@ -1,0 +1,1 @@
+"""Alembic migrations for the ledger's tables, applied by ``ledger init``."""

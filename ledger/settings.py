@@ -1,0 +1,94 @@
+"""Settings: defaults, then ``LEDGER_*`` environment variables, then explicit overrides.
+
+Reading settings has no side effects: nothing is created on disk until a command
+(``ledger init``) asks for it, so importing or building the app never touches the
+instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import ConfigurationError
+
+DEFAULT_ORIGIN = "localhost/mttq-ledger"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_NAME = "Sổ cái quỹ vận động minh bạch"
+
+_ENV = {
+    "LEDGER_INSTANCE_DIR": "instance_dir",
+    "LEDGER_DATABASE_URL": "database_url",
+    "LEDGER_ORIGIN": "origin",
+    "LEDGER_BASE_URL": "base_url",
+    "LEDGER_SIGNING_KEY_FILE": "signing_key_file",
+    "LEDGER_NAME": "ledger_name",
+    "LEDGER_MAX_PAGE_SIZE": "max_page_size",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the ledger needs to know about where it lives and who it is.
+
+    ``origin`` is the log's identity (the checkpoint origin line and key name); once
+    the genesis entry is written, the genesis value is authoritative.
+    """
+
+    instance_dir: Path
+    database_url: str
+    origin: str
+    base_url: str
+    signing_key_file: Path
+    ledger_name: str = DEFAULT_NAME
+    max_page_size: int = 1000
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Combine defaults, the environment and ``overrides`` (keys as ``LEDGER_*``)."""
+        source: dict[str, Any] = {}
+        env = os.environ if environ is None else environ
+        for variable, field in _ENV.items():
+            if env.get(variable):
+                source[field] = env[variable]
+        for key, value in (overrides or {}).items():
+            if key in _ENV and value is not None:
+                source[_ENV[key]] = value
+        instance_dir = Path(source.get("instance_dir", "instance")).absolute()
+        database_url = str(
+            source.get("database_url", f"sqlite:///{instance_dir / 'ledger.sqlite3'}")
+        )
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        settings = cls(
+            instance_dir=instance_dir,
+            database_url=database_url,
+            origin=str(source.get("origin", DEFAULT_ORIGIN)),
+            base_url=str(source.get("base_url", DEFAULT_BASE_URL)).rstrip("/"),
+            signing_key_file=Path(
+                source.get("signing_key_file", instance_dir / "signing-key.pem")
+            ).absolute(),
+            ledger_name=str(source.get("ledger_name", DEFAULT_NAME)),
+        )
+        if "max_page_size" in source:
+            try:
+                settings = replace(settings, max_page_size=int(source["max_page_size"]))
+            except ValueError as err:
+                raise ConfigurationError("LEDGER_MAX_PAGE_SIZE must be an integer") from err
+        if not settings.origin or any(c.isspace() or c == "+" for c in settings.origin):
+            raise ConfigurationError(
+                f"LEDGER_ORIGIN {settings.origin!r} must be non-empty, "
+                "without spaces or '+', e.g. quy.mttq-langson.vn/covid19"
+            )
+        return settings

@@ -1,0 +1,38 @@
+"""The application factory: settings in, a configured Flask app out, no side effects.
+
+Creating the app opens no database connection and writes nothing; migrations and
+keys are the business of ``ledger init``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from ledger.db import Database
+from ledger.settings import Settings
+from public_api import database, errors
+from public_api.openapi import make_api
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; ``config`` overrides ``LEDGER_*`` settings and Flask config keys."""
+    app = Flask(__name__)
+    settings = Settings.load(config)
+    app.config.update(
+        {key: value for key, value in (config or {}).items() if not key.startswith("LEDGER_")}
+    )
+    app.config["JSON_SORT_KEYS"] = False
+    app.extensions["ledger.settings"] = settings
+    app.extensions["ledger.database"] = Database(settings.database_url)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    database.init_app(app)
+    api = make_api(app)
+    errors.init_app(app)
+
+    from public_api.log_views import blp as log_blueprint
+
+    api.register_blueprint(log_blueprint)
+    return app

@@ -1,0 +1,111 @@
+"""Every API error has one shape: ``{"error": {"code", "message"}}`` with a 4xx status.
+
+``LedgerError`` subclasses map to status codes here and only here. Pages outside
+``/api/`` keep Flask's own HTML error pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from ledger.errors import (
+    ChainError,
+    ConfigurationError,
+    EncodingError,
+    InvalidRequestError,
+    LedgerError,
+    NotFoundError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    NotFoundError: 404,
+    InvalidRequestError: 400,
+    EncodingError: 422,
+    ConfigurationError: 503,
+    ChainError: 503,
+}
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, fields: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def status_for(error: LedgerError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def handle_ledger_error(error: LedgerError) -> Response:
+    status = status_for(error)
+    if status >= 500:
+        log.error("ledger unavailable: %s", error)
+        message = "the ledger is temporarily unavailable"
+        return error_response(status, error.code, message, headers={"Retry-After": "5"})
+    return error_response(status, error.code, str(error))
+
+
+def handle_http_exception(error: HTTPException) -> Response | HTTPException:
+    if not request.path.startswith("/api/"):
+        return error
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    fields = data.get("errors") or data.get("messages")
+    if isinstance(fields, dict) and len(fields) == 1 and next(iter(fields)) in {"query", "json"}:
+        fields = next(iter(fields.values()))
+    message = data.get("message") or error.description or error.name
+    if status == 400 and fields:
+        message = "invalid parameters: " + "; ".join(
+            f"{name}: {' '.join(map(str, problems))}" for name, problems in sorted(fields.items())
+        )
+    if status >= 500:
+        message = "internal error"
+    return error_response(status, HTTP_CODES.get(status, "error"), message, fields)
+
+
+def handle_database_down(error: OperationalError) -> Response:
+    log.error("database unavailable: %s", error.__class__.__name__)
+    return error_response(
+        503,
+        "unavailable",
+        "the database is unavailable, try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(LedgerError, handle_ledger_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_down)
