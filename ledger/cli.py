@@ -12,18 +12,22 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import log
-from ledger.db import Database
-from ledger.errors import LedgerError
+from ledger.db import Database, sqlite_path
+from ledger.errors import ConfigurationError, LedgerError
 from ledger.export import verify_export, write_export
 from ledger.genesis import init_ledger
 from ledger.integrity import verify_database
 from ledger.keyring import rotate_key
 from ledger.keys import VerifierKey
+from ledger.models import EntryRow
 from ledger.settings import Settings
 from ledger.verify import Summary
 
@@ -33,16 +37,26 @@ R = TypeVar("R")
 EXIT_FAILED = 1
 
 
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a LedgerError into a one-line message and exit status 1."""
+    """Turn a LedgerError, a database or a file error into one line and exit status 1."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except LedgerError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(EXIT_FAILED)
+            _fail(str(err))
+        except SQLAlchemyError as err:
+            # The driver's own message, first line only: no SQL, no parameters.
+            reason = str(getattr(err, "orig", None) or err).strip().splitlines()
+            _fail(f"database: {reason[0] if reason else type(err).__name__}")
+        except OSError as err:
+            _fail(str(err))
 
     return wrapper
 
@@ -57,8 +71,19 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
-def _database(settings: Settings) -> Database:
-    return Database(settings.database_url)
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    """The ledger's database, once ``ledger init`` has created it; never creates a file."""
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        raise ConfigurationError(f"no ledger database at {path}: run `ledger init` first")
+    db = Database(settings.database_url)
+    try:
+        if not inspect(db.engine).has_table(EntryRow.__tablename__):
+            raise ConfigurationError("the database holds no ledger yet: run `ledger init` first")
+        yield db
+    finally:
+        db.dispose()
 
 
 def _print_summary(summary: Summary, what: str) -> None:
@@ -77,7 +102,10 @@ def _parse_key(text: str) -> VerifierKey:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Transparent donation ledger: an append-only, verifiable log of every đồng."""
-    ctx.obj = Settings.load()
+    try:
+        ctx.obj = Settings.load()
+    except LedgerError as err:
+        _fail(str(err))
 
 
 @main.command()
@@ -89,7 +117,7 @@ def init(settings: Settings) -> None:
     verb = "created" if result.created else "already present"
     click.echo(f"genesis {verb}: origin {result.genesis.body['origin']}")
     click.echo(f"verifier key: {result.genesis.body['verifier_key']}")
-    click.echo(f"database: {Database(settings.database_url).engine.url!r}")
+    click.echo(f"database: {make_url(settings.database_url).render_as_string(hide_password=True)}")
 
 
 @main.command()
@@ -119,8 +147,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None) -> None
 @reports_errors
 def checkpoint(settings: Settings) -> None:
     """Print the latest signed checkpoint note."""
-    db = _database(settings)
-    with db.session() as session:
+    with _database(settings) as db, db.session() as session:
         click.echo(log.latest_checkpoint(session).note, nl=False)
 
 
@@ -131,8 +158,7 @@ def checkpoint(settings: Settings) -> None:
 def verify(settings: Settings, key: str | None) -> None:
     """Verify every leaf, link, tree node and checkpoint in the database."""
     trusted = _parse_key(key) if key else None
-    db = _database(settings)
-    with db.session() as session:
+    with _database(settings) as db, db.session() as session:
         size = log.tree_size(session)
         with progress("verifying", size) as update:
             summary = verify_database(session, trusted, update)
@@ -145,12 +171,15 @@ def verify(settings: Settings, key: str | None) -> None:
 @reports_errors
 def export(settings: Settings, file: Path) -> None:
     """Write every entry and checkpoint to FILE as JSON Lines."""
-    db = _database(settings)
     partial = file.with_name(file.name + ".partial")
-    with db.session() as session:
+    with _database(settings) as db, db.session() as session:
         size = log.tree_size(session)
-        with partial.open("w", encoding="utf-8") as out, progress("exporting", size) as update:
-            written = write_export(session, out, update)
+        try:
+            with partial.open("w", encoding="utf-8") as out, progress("exporting", size) as bar:
+                written = write_export(session, out, bar)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # never leave half an export behind
+            raise
     partial.replace(file)
     click.echo(f"exported {written} entries to {file}")
 
@@ -177,8 +206,7 @@ def keys() -> None:
 @reports_errors
 def keys_list(settings: Settings) -> None:
     """Print every verifier key with the index range it signed."""
-    db = _database(settings)
-    with db.session() as session:
+    with _database(settings) as db, db.session() as session:
         for period in log.key_periods(session):
             until = "now" if period.to_index is None else str(period.to_index)
             click.echo(f"{period.verifier_key}  indices {period.from_index}..{until}")
@@ -190,7 +218,8 @@ def keys_list(settings: Settings) -> None:
 @reports_errors
 def keys_rotate(settings: Settings, actor: str) -> None:
     """Record a key rotation signed by the old key and switch to a new key."""
-    rotation = rotate_key(_database(settings), settings.signing_key_file, actor)
+    with _database(settings) as db:
+        rotation = rotate_key(db, settings.signing_key_file, actor)
     click.echo(f"key_rotation recorded at index {rotation.index}")
     click.echo(f"old key: {rotation.old_key}")
     click.echo(f"new key: {rotation.new_key}")

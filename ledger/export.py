@@ -93,10 +93,12 @@ def write_export(session: Session, out: IO[str], progress: Progress | None = Non
 
 def read_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each line; malformed JSON raises ChainError."""
-    with path.open("r", encoding="utf-8") as handle:
+    with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                obj = json.loads(raw)
+                obj = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as err:
+                raise ChainError(f"line {number} is not UTF-8: {err}") from err
             except (json.JSONDecodeError, RecursionError) as err:
                 raise ChainError(f"line {number} is not JSON: {err}") from err
             if not isinstance(obj, dict):
@@ -116,27 +118,41 @@ def verify_export(
     if header.get("format") != FORMAT or header.get("version") != VERSION:
         raise ChainError(f"not a {FORMAT} version {VERSION} file")
     verifier = LogVerifier(trusted_key)
-    for number, obj in lines:
-        try:
-            kind = obj["type"]
-            if kind == "entry":
-                leaf = base64.b64decode(obj["leaf"], validate=True)
-                claimed = bytes.fromhex(obj["leaf_hash"]) if "leaf_hash" in obj else None
-                verifier.add_entry(obj["index"], leaf, claimed)
-                if progress and verifier.size % CHUNK == 0:
-                    progress(CHUNK)
-            elif kind == "checkpoint":
-                root = bytes.fromhex(obj["root"]) if "root" in obj else None
-                verifier.add_checkpoint(obj["tree_size"], obj["note"], root)
-            else:
-                raise ChainError(f"line {number}: unknown line type {kind!r}")
-        except (KeyError, TypeError, ValueError, binascii.Error) as err:
-            raise ChainError(f"line {number} is malformed: {err!r}", index=verifier.size) from err
+    try:
+        for number, obj in lines:
+            _verify_line(verifier, number, obj, progress)
+    except ChainError as err:
+        if err.index is not None:
+            raise
+        # A truncated or garbled line: the entry it should have carried is the one missing.
+        raise ChainError(err.message, index=verifier.size) from err
     summary = verifier.finish()
-    if header.get("tree_size") != summary.size:
+    promised = header.get("tree_size")
+    if promised != summary.size:
+        # Name the first entry the header and the file disagree about.
+        fewer = isinstance(promised, int) and 0 <= promised < summary.size
         raise ChainError(
-            f"the header promises {header.get('tree_size')} entries but the file holds "
-            f"{summary.size}",
-            index=summary.size,
+            f"the header promises {promised} entries but the file holds {summary.size}",
+            index=promised if fewer else summary.size,
         )
     return summary
+
+
+def _verify_line(
+    verifier: LogVerifier, number: int, obj: dict[str, Any], progress: Progress | None
+) -> None:
+    try:
+        kind = obj["type"]
+        if kind == "entry":
+            leaf = base64.b64decode(obj["leaf"], validate=True)
+            claimed = bytes.fromhex(obj["leaf_hash"]) if "leaf_hash" in obj else None
+            verifier.add_entry(obj["index"], leaf, claimed)
+            if progress and verifier.size % CHUNK == 0:
+                progress(CHUNK)
+        elif kind == "checkpoint":
+            root = bytes.fromhex(obj["root"]) if "root" in obj else None
+            verifier.add_checkpoint(obj["tree_size"], obj["note"], root)
+        else:
+            raise ChainError(f"line {number}: unknown line type {kind!r}")
+    except (KeyError, TypeError, ValueError, binascii.Error) as err:
+        raise ChainError(f"line {number} is malformed: {err!r}", index=verifier.size) from err

@@ -3,9 +3,10 @@
 A rotation writes the new key beside the current one (``<key file>.next``) *before*
 the ``key_rotation`` entry is committed, then swaps the files. If the process dies
 between the commit and the swap, the next load sees that the log already names the
-``.next`` key and finishes the swap; if it dies before the commit, the stray
-``.next`` file is simply replaced by the next rotation. The retired key is kept as
-``<key file>.retired-<key id>`` so that nothing is ever lost.
+``.next`` key and finishes the swap (also when it died between the swap's two
+renames); if it dies before the commit, the stray ``.next`` file is simply replaced
+by the next rotation. The retired key is kept as ``<key file>.retired-<key id>`` so
+that nothing is ever lost.
 """
 
 from __future__ import annotations
@@ -43,10 +44,16 @@ def _finish_swap(path: Path, retired: SigningKey) -> None:
 def load_signer(key_file: Path, session: Session) -> SigningKey:
     """The private key matching the log's current verifier key, or ConfigurationError."""
     current = log.current_key(session)
+    pending = _pending_path(key_file)
+    if not key_file.exists() and pending.exists():
+        # The swap stopped between its two renames: the old key is already retired.
+        candidate = SigningKey.load(pending, current.name)
+        if str(candidate.verifier) == str(current):
+            os.replace(pending, key_file)
+            return candidate
     signer = SigningKey.load(key_file, current.name)
     if str(signer.verifier) == str(current):
         return signer
-    pending = _pending_path(key_file)
     if pending.exists():
         candidate = SigningKey.load(pending, current.name)
         if str(candidate.verifier) == str(current):

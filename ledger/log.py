@@ -175,7 +175,7 @@ def append(
                 "the signing key is not the log's current key; "
                 "check LEDGER_SIGNING_KEY_FILE or finish the key rotation"
             )
-    _check_kinds(drafts, size)
+    _check_kinds(drafts, size, signer, origin)
     moment = now or datetime.now(UTC)
     tree = _frontier(session, size)
     entries: list[Entry] = []
@@ -224,12 +224,22 @@ def append(
     return Appended(tuple(entries), note, new_size, root)
 
 
-def _check_kinds(drafts: Sequence[Draft], size: int) -> None:
+def _check_kinds(drafts: Sequence[Draft], size: int, signer: SigningKey, origin: str) -> None:
     for offset, draft in enumerate(drafts):
         if draft.kind == GENESIS and size + offset != 0:
             raise InvalidRequestError("only index 0 may be a genesis entry")
-        if draft.kind == KEY_ROTATION and len(drafts) != 1:
-            raise InvalidRequestError("a key rotation must be appended on its own")
+        if draft.kind == KEY_ROTATION:
+            if len(drafts) != 1:
+                raise InvalidRequestError("a key rotation must be appended on its own")
+            _check_rotation(draft.body, signer, origin)
+
+
+def _check_rotation(body: Mapping[str, object], signer: SigningKey, origin: str) -> None:
+    """Refuse a rotation that ``ledger verify`` would reject: it could never be undone."""
+    if body.get("old_key") != str(signer.verifier):
+        raise InvalidRequestError("a key rotation's old_key must be the key in force")
+    if VerifierKey.parse(str(body.get("new_key"))).name != origin:
+        raise InvalidRequestError("a key rotation's new_key must be named by the log's origin")
 
 
 def entry(session: Session, index: int) -> Entry:

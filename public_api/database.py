@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g
+from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ledger.db import Database
+from ledger.db import Database, sqlite_path
+from ledger.models import CheckpointRow
 from ledger.settings import Settings
+
+
+class NotInitialisedError(Exception):
+    """The database holds no ledger yet: ``ledger init`` has not been run."""
 
 
 def settings() -> Settings:
@@ -20,11 +27,29 @@ def database() -> Database:
 
 
 def session() -> Session:
-    """The request's read session, opened on first use."""
+    """The request's read session, opened on first use.
+
+    A SQLite file that does not exist yet is not created by a request (opening it would
+    leave an empty database behind); ``ledger init`` creates it.
+    """
     if "ledger_session" not in g:
+        path = sqlite_path(database().url)
+        if path is not None and not path.exists():
+            raise NotInitialisedError(str(path))
         g.ledger_session = database().session()
     value: Session = g.ledger_session
     return value
+
+
+def initialised() -> bool:
+    """Whether ``ledger init`` has created the tables; True when that cannot be told."""
+    path = sqlite_path(database().url)
+    if path is not None and not path.exists():
+        return False
+    try:
+        return inspect(database().engine).has_table(CheckpointRow.__tablename__)
+    except DBAPIError:
+        return True  # the database is down, which is not the same as empty
 
 
 def _close_session(_error: BaseException | None) -> None:

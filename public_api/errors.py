@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import (
@@ -21,6 +21,7 @@ from ledger.errors import (
     LedgerError,
     NotFoundError,
 )
+from public_api import database
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,26 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
         )
     if status >= 500:
         message = "internal error"
-    return error_response(status, HTTP_CODES.get(status, "error"), message, fields)
+    # Keep what the exception says about itself, such as the Allow header of a 405.
+    headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
+    return error_response(status, HTTP_CODES.get(status, "error"), message, fields, headers)
 
 
-def handle_database_down(error: OperationalError) -> Response:
+def handle_not_initialised(_error: database.NotInitialisedError) -> Response:
+    return error_response(
+        503,
+        "not_initialised",
+        "the ledger has not been initialised: run `ledger init`",
+        headers={"Retry-After": "5"},
+    )
+
+
+def handle_database_error(error: DBAPIError) -> Response:
+    """A database that is down or was never initialised answers 503; anything else is a bug."""
+    if not database.initialised():
+        return handle_not_initialised(database.NotInitialisedError())
+    if not isinstance(error, OperationalError):
+        raise error
     log.error("database unavailable: %s", error.__class__.__name__)
     return error_response(
         503,
@@ -108,4 +125,5 @@ def handle_database_down(error: OperationalError) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(LedgerError, handle_ledger_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(database.NotInitialisedError, handle_not_initialised)
+    app.register_error_handler(DBAPIError, handle_database_error)

@@ -13,3 +13,6 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LEDGER_LOG_LEVEL", "info")
+# gunicorn's control socket lives in the user's home and is shared by every server
+# of that user; the ledger needs none.
+control_socket_disable = True

@@ -24,6 +24,7 @@ from public_api.schemas import (
     EntriesArgsSchema,
     EntriesPageSchema,
     EntrySchema,
+    ErrorSchema,
     InclusionArgsSchema,
     InclusionProofSchema,
     KeysSchema,
@@ -49,7 +50,12 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 @blp.route("/checkpoint")
 @blp.doc(
     summary="The latest signed checkpoint (C2SP signed note)",
-    responses={"200": {"description": "text/plain signed note"}},
+    responses={
+        "200": {
+            "description": "the C2SP signed note of the latest checkpoint",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
 )
 def checkpoint() -> Response:
     note = log.latest_checkpoint(session()).note
@@ -80,8 +86,8 @@ def keys() -> tuple[dict[str, Any], Headers]:
 @blp.route("/entries")
 @blp.arguments(EntriesArgsSchema, location="query", error_status_code=400)
 @blp.response(200, EntriesPageSchema)
-@blp.alt_response(400, schema=None, description="malformed or out-of-range parameters")
-@blp.alt_response(404, schema=None, description="start is beyond the log")
+@blp.alt_response(400, schema=ErrorSchema, description="malformed or out-of-range parameters")
+@blp.alt_response(404, schema=ErrorSchema, description="start is beyond the log")
 def entries(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
     """A page of entries from ``start``; ``next`` is where the following page starts."""
     start, limit = args["start"], args["limit"]
@@ -94,17 +100,18 @@ def entries(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
         raise NotFoundError(f"start {start} is beyond the log's size {size}")
     page = log.entries(db, start, limit)
     following = start + len(page)
-    full = len(page) == limit
     document = {
         "entries": [entry_document(entry) for entry in page],
         "next": following if following < size else None,
     }
-    return document, caching.policy(caching.IMMUTABLE if full else caching.LATEST)
+    # A page that reaches the end of the log changes (its ``next``) once the log grows.
+    settled = len(page) == limit and following < size
+    return document, caching.policy(caching.IMMUTABLE if settled else caching.LATEST)
 
 
 @blp.route("/entries/<int:index>")
 @blp.response(200, EntrySchema)
-@blp.alt_response(404, schema=None, description="no entry with this index")
+@blp.alt_response(404, schema=ErrorSchema, description="no entry with this index")
 def entry(index: int) -> tuple[dict[str, Any], Headers]:
     """One entry: its leaf bytes, leaf hash and decoded object. Immutable."""
     if index > 2**53:
@@ -121,8 +128,8 @@ def _size_or_latest(explicit: int | None) -> tuple[int, str]:
 @blp.route("/proofs/inclusion")
 @blp.arguments(InclusionArgsSchema, location="query", error_status_code=400)
 @blp.response(200, InclusionProofSchema)
-@blp.alt_response(400, schema=None, description="index is not below tree_size")
-@blp.alt_response(404, schema=None, description="tree_size is beyond the log")
+@blp.alt_response(400, schema=ErrorSchema, description="index is not below tree_size")
+@blp.alt_response(404, schema=ErrorSchema, description="tree_size is beyond the log")
 def inclusion(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
     """RFC 6962 audit path of entry ``index`` in the tree of ``tree_size`` (default: latest)."""
     size, cache = _size_or_latest(args.get("tree_size"))
@@ -141,8 +148,8 @@ def inclusion(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
 @blp.route("/proofs/consistency")
 @blp.arguments(ConsistencyArgsSchema, location="query", error_status_code=400)
 @blp.response(200, ConsistencyProofSchema)
-@blp.alt_response(400, schema=None, description="first is not in 1..second")
-@blp.alt_response(404, schema=None, description="second is beyond the log")
+@blp.alt_response(400, schema=ErrorSchema, description="first is not in 1..second")
+@blp.alt_response(404, schema=ErrorSchema, description="second is beyond the log")
 def consistency(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
     """RFC 6962 consistency proof from tree size ``first`` to ``second`` (default: latest)."""
     second, cache = _size_or_latest(args.get("second"))

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 MAX_INDEX = 2**53 - 1
 _index = validate.Range(min=0, max=MAX_INDEX)
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+class DecimalInteger(fields.Integer):
+    """An integer written in ASCII decimal digits only.
+
+    ``int()`` also reads " 7", "+7", "7_000" and non-ASCII digits; refusing them keeps
+    one URL per resource, which matters for responses cached as immutable.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+            raise self.make_error("invalid")
+        result: int = super()._deserialize(value, attr, data, **kwargs)
+        return result
 
 
 class ErrorBodySchema(Schema):
@@ -35,13 +53,13 @@ class EntriesPageSchema(Schema):
 
 
 class EntriesArgsSchema(Schema):
-    start = fields.Integer(load_default=0, validate=_index)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1))
+    start = DecimalInteger(load_default=0, validate=_index)
+    limit = DecimalInteger(load_default=100, validate=validate.Range(min=1))
 
 
 class InclusionArgsSchema(Schema):
-    index = fields.Integer(required=True, validate=_index)
-    tree_size = fields.Integer(validate=validate.Range(min=1, max=MAX_INDEX))
+    index = DecimalInteger(required=True, validate=_index)
+    tree_size = DecimalInteger(validate=validate.Range(min=1, max=MAX_INDEX))
 
 
 class InclusionProofSchema(Schema):
@@ -52,8 +70,8 @@ class InclusionProofSchema(Schema):
 
 
 class ConsistencyArgsSchema(Schema):
-    first = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_INDEX))
-    second = fields.Integer(validate=validate.Range(min=1, max=MAX_INDEX))
+    first = DecimalInteger(required=True, validate=validate.Range(min=1, max=MAX_INDEX))
+    second = DecimalInteger(validate=validate.Range(min=1, max=MAX_INDEX))
 
 
 class ConsistencyProofSchema(Schema):

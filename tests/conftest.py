@@ -118,8 +118,10 @@ def append_notes() -> Callable[..., None]:
 
 
 @pytest.fixture
-def app(settings: Settings, env: dict[str, str], ledger: Database) -> Flask:
-    return create_app({**env, "TESTING": True})
+def app(settings: Settings, env: dict[str, str], ledger: Database) -> Iterator[Flask]:
+    application = create_app({**env, "TESTING": True})
+    yield application
+    application.extensions["ledger.database"].dispose()
 
 
 @pytest.fixture
