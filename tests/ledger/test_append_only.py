@@ -44,7 +44,7 @@ WRITES = {
 
 def snapshot(db: Database, table: str) -> list[tuple[object, ...]]:
     with db.engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY {KEY[table]}"))  # noqa: S608
+        rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY {KEY[table]}"))
         return [tuple(row) for row in rows]
 
 
