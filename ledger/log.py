@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -27,14 +28,16 @@ from ledger.entries import (
     Entry,
     decode_leaf,
     encode_entry,
-    normalize_text,
 )
 from ledger.errors import ChainError, ConfigurationError, InvalidRequestError, NotFoundError
 from ledger.keys import SigningKey, VerifierKey
 from ledger.merkle import NodeId
-from ledger.models import CheckpointRow, EntryRow, TreeNodeRow
+from ledger.models import KEY_ENTRY_CONDITION, CheckpointRow, EntryRow
 
 MAX_BATCH = 10_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ENTRIES = cast(Table, EntryRow.__table__)
+_CHECKPOINTS = cast(Table, CheckpointRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -69,32 +72,32 @@ class KeyPeriod:
 
 
 class DatabaseNodes:
-    """Reads perfect subtree hashes: level 0 from the entries, higher levels from nodes."""
+    """Reads perfect subtree hashes from the entries that completed them (see models)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def read_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
-        found: dict[NodeId, bytes] = {}
-        leaves = [node.index for node in ids if node.level == 0]
-        if leaves:
-            rows = self.session.execute(
-                select(EntryRow.index, EntryRow.leaf_hash).where(EntryRow.index.in_(leaves))
-            )
-            found.update({NodeId(0, index): leaf_hash for index, leaf_hash in rows})
-        inner = [((node.index + 1) << node.level, node.level) for node in ids if node.level]
-        if inner:
-            nodes = self.session.execute(
-                select(TreeNodeRow.leaf_end, TreeNodeRow.level, TreeNodeRow.hash).where(
-                    tuple_(TreeNodeRow.leaf_end, TreeNodeRow.level).in_(inner)
+        owners = {node: ((node.index + 1) << node.level) - 1 for node in ids}
+        rows = {
+            index: (leaf_hash, subtrees)
+            for index, leaf_hash, subtrees in self.session.execute(
+                select(EntryRow.index, EntryRow.leaf_hash, EntryRow.subtrees).where(
+                    EntryRow.index.in_(set(owners.values()))
                 )
             )
-            found.update(
-                {NodeId(level, (end >> level) - 1): node_hash for end, level, node_hash in nodes}
+        }
+        found: dict[NodeId, bytes] = {}
+        for node, owner in owners.items():
+            if owner not in rows:
+                raise ChainError(f"entry {owner}, which holds tree node {node}, is missing")
+            leaf_hash, subtrees = rows[owner]
+            value = (
+                leaf_hash if node.level == 0 else subtrees[(node.level - 1) * 32 : node.level * 32]
             )
-        missing = [node for node in ids if node not in found]
-        if missing:
-            raise ChainError(f"tree node {missing[0]} is missing from the database")
+            if len(value) != merkle.HASH_SIZE:
+                raise ChainError(f"entry {owner} lacks the hash of tree node {node}", index=owner)
+            found[node] = value
         return found
 
 
@@ -120,7 +123,7 @@ def key_periods(session: Session) -> list[KeyPeriod]:
     """Every signing key in order, from the genesis entry and the key rotations."""
     rows = session.execute(
         select(EntryRow.index, EntryRow.leaf)
-        .where(EntryRow.kind.in_((GENESIS, KEY_ROTATION)))
+        .where(text(KEY_ENTRY_CONDITION))  # literally the partial index's condition
         .order_by(EntryRow.index)
     )
     periods: list[KeyPeriod] = []
@@ -152,7 +155,7 @@ def append(
     """Append ``drafts`` as consecutive entries and sign one checkpoint covering them.
 
     Entry times never go backwards: a clock behind the head is clamped to the head's
-    time, so the log's times are ordered like its indices.
+    time, so the log's times are ordered like its indices. A batch shares one time.
     """
     if not drafts:
         raise InvalidRequestError("nothing to append")
@@ -176,49 +179,37 @@ def append(
                 "check LEDGER_SIGNING_KEY_FILE or finish the key rotation"
             )
     _check_kinds(drafts, size, signer, origin)
-    moment = now or datetime.now(UTC)
+    moment = max(now or datetime.now(UTC), last_time or _EPOCH)
     tree = _frontier(session, size)
     entries: list[Entry] = []
-    entry_rows: list[dict[str, object]] = []
-    node_rows: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     for offset, draft in enumerate(drafts):
-        if last_time is not None and moment < last_time:
-            moment = last_time
         entry = encode_entry(
             index=size + offset,
             kind=draft.kind,
             time=moment,
             prev=prev,
-            actor=normalize_text(draft.actor),
-            body=normalize_text(draft.body),
+            actor=draft.actor,
+            body=draft.body,
         )
         entries.append(entry)
-        entry_rows.append(
+        rows.append(
             {
-                "index": entry.index,
+                "idx": entry.index,
                 "kind": entry.kind,
                 "leaf": entry.leaf,
                 "leaf_hash": entry.leaf_hash,
+                "subtrees": b"".join(tree.push(entry.leaf_hash)),
             }
         )
-        for node, node_hash in tree.append(entry.leaf_hash):
-            if node.level:
-                node_rows.append(
-                    {
-                        "leaf_end": (node.index + 1) << node.level,
-                        "level": node.level,
-                        "hash": node_hash,
-                    }
-                )
-        prev, last_time = entry.leaf_hash.hex(), entry.time
+        prev = entry.leaf_hash.hex()
     new_size = size + len(drafts)
     root = tree.root()
     note = sign_checkpoint(Checkpoint(origin, new_size, root), signer)
-    session.execute(insert(EntryRow), entry_rows)
-    if node_rows:
-        session.execute(insert(TreeNodeRow), node_rows)
+    # Core inserts (executemany): the ORM's bulk path costs more than the rows themselves.
+    session.execute(insert(_ENTRIES), rows)
     session.execute(
-        insert(CheckpointRow),
+        insert(_CHECKPOINTS),
         [{"tree_size": new_size, "root": root, "note": note, "key_id": signer.verifier.key_id_hex}],
     )
     return Appended(tuple(entries), note, new_size, root)

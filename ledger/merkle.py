@@ -273,17 +273,28 @@ class CompactRange:
         The node at level L is a right child exactly when bit L of the old size is set;
         its left sibling is then the smallest frontier node, so the two merge.
         """
+        index = self._size
+        completed = [(NodeId(0, index), leaf_hash)]
+        for level, value in enumerate(self.push(leaf_hash), start=1):
+            completed.append((NodeId(level, index >> level), value))
+        return completed
+
+    def push(self, leaf_hash: bytes) -> list[bytes]:
+        """Append a leaf; returns the hashes of the parents it completes, level 1 upward.
+
+        The same as ``append`` without naming the nodes: the hot path of appends and of
+        verification, where node names are implied by the leaf index.
+        """
         if len(leaf_hash) != HASH_SIZE:
             raise InvalidRequestError(f"leaf hash has {len(leaf_hash)} bytes, want {HASH_SIZE}")
-        level, index, value = 0, self._size, leaf_hash
-        completed = [(NodeId(level, index), value)]
+        index, value, parents = self._size, leaf_hash, []
         while index & 1:
             value = hash_children(self._hashes.pop(), value)
-            level, index = level + 1, index >> 1
-            completed.append((NodeId(level, index), value))
+            parents.append(value)
+            index >>= 1
         self._hashes.append(value)
         self._size += 1
-        return completed
+        return parents
 
     def root(self) -> bytes:
         return fold_right(self._hashes)

@@ -1,19 +1,23 @@
 """Tables of the log itself. Fund operations keep their own tables elsewhere.
 
-The three log tables are append-only: database triggers (see the migrations) refuse
+Both log tables are append-only: database triggers (see the migrations) refuse
 UPDATE and DELETE, so even a bug in our code cannot rewrite history.
 
-The Merkle tree is stored as its perfect subtrees. Level 0 (the leaf hashes) lives in
-``log_entries.leaf_hash``; every higher node is a row keyed by ``(leaf_end, level)``,
-where ``leaf_end`` is the exclusive end of the leaf range it covers. That key makes a
-proof an indexed lookup of O(log n) rows, and it orders nodes in the order appends
-create them, so ``ledger verify`` can stream them beside the entries.
+The Merkle tree is stored with the entries. Appending leaf ``i`` completes the
+perfect subtrees that end at ``i`` (one per trailing 1 bit of ``i``); their hashes,
+level 1 upward, are stored in that entry's ``subtrees`` column and level 0 is its
+``leaf_hash``. Any node a proof needs is therefore a primary-key lookup of the entry
+that completed it: a proof reads O(log n) rows, an append writes one row per entry,
+and ``ledger verify`` checks the stored hashes as it streams the entries.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Entries that change who signs: the only kinds the log core must find quickly.
+KEY_ENTRY_CONDITION = "kind IN ('genesis', 'key_rotation')"
 
 
 class Base(DeclarativeBase):
@@ -27,16 +31,16 @@ class EntryRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    subtrees: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("ix_log_entries_kind_idx", "kind", "idx"),)
-
-
-class TreeNodeRow(Base):
-    __tablename__ = "log_tree_nodes"
-
-    leaf_end: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    __table_args__ = (
+        Index(
+            "ix_log_entries_key_entries",
+            "idx",
+            sqlite_where=text(KEY_ENTRY_CONDITION),
+            postgresql_where=text(KEY_ENTRY_CONDITION),
+        ),
+    )
 
 
 class CheckpointRow(Base):
@@ -48,4 +52,4 @@ class CheckpointRow(Base):
     key_id: Mapped[str] = mapped_column(String(8))
 
 
-APPEND_ONLY_TABLES = ("log_entries", "log_tree_nodes", "log_checkpoints")
+APPEND_ONLY_TABLES = ("log_entries", "log_checkpoints")

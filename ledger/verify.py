@@ -22,7 +22,7 @@ from ledger.checkpoint import verify_checkpoint
 from ledger.entries import GENESIS, KEY_ROTATION, ZERO_HASH_HEX, Entry, decode_leaf
 from ledger.errors import ChainError, LedgerError
 from ledger.keys import VerifierKey
-from ledger.merkle import CompactRange, NodeId
+from ledger.merkle import CompactRange
 
 
 @dataclass
@@ -50,10 +50,12 @@ class LogVerifier:
     def size(self) -> int:
         return self._tree.size
 
-    def add_entry(
-        self, index: int, leaf: bytes, leaf_hash: bytes | None = None
-    ) -> list[tuple[NodeId, bytes]]:
-        """Check the next entry; returns the tree nodes it completes (for node checks)."""
+    def add_entry(self, index: int, leaf: bytes, leaf_hash: bytes | None = None) -> list[bytes]:
+        """Check the next entry; returns the hashes of the subtrees it completes.
+
+        Those are the hashes a store keeps with the entry (level 1 upward), so the
+        caller can compare them with what it stored.
+        """
         if index != self.size:
             raise ChainError(f"expected entry {self.size} but found entry {index}", index=self.size)
         try:
@@ -68,7 +70,7 @@ class LogVerifier:
             raise ChainError("prev does not match the previous entry's leaf hash", index=index)
         self._check_kind(entry)
         self._prev = entry.leaf_hash.hex()
-        return self._tree.append(entry.leaf_hash)
+        return self._tree.push(entry.leaf_hash)
 
     def _check_kind(self, entry: Entry) -> None:
         index = entry.index

@@ -18,20 +18,15 @@ from ledger.models import APPEND_ONLY_TABLES
 
 AppendNotes = Callable[..., None]
 
-KEY = {"log_entries": "idx", "log_tree_nodes": "leaf_end", "log_checkpoints": "tree_size"}
+KEY = {"log_entries": "idx", "log_checkpoints": "tree_size"}
 WRITES = {
     "log_entries": [
         "UPDATE log_entries SET leaf_hash = leaf_hash WHERE idx = 2",
         "UPDATE log_entries SET kind = 'allocation' WHERE idx = 2",
+        "UPDATE log_entries SET subtrees = leaf_hash WHERE idx = 3",
         "UPDATE log_entries SET idx = 99 WHERE idx = 3",
         "DELETE FROM log_entries WHERE idx = 3",
         "DELETE FROM log_entries",
-    ],
-    "log_tree_nodes": [
-        "UPDATE log_tree_nodes SET hash = hash WHERE leaf_end = 2",
-        "UPDATE log_tree_nodes SET level = 5 WHERE leaf_end = 4",
-        "DELETE FROM log_tree_nodes WHERE leaf_end = 4 AND level = 2",
-        "DELETE FROM log_tree_nodes",
     ],
     "log_checkpoints": [
         "UPDATE log_checkpoints SET note = 'forged' WHERE tree_size = 4",

@@ -290,7 +290,6 @@ def test_decode_leaf_rejects_deep_nesting_as_an_encoding_error() -> None:
         pytest.param({"": 1}, "member name", id="empty-key"),
         pytest.param({"donor": {"full name": "x"}}, "member name", id="nested-bad-key"),
         pytest.param({1: "x"}, "member name", id="integer-key"),
-        pytest.param({"donor": NFD_NAME}, "NFC", id="nfd-text"),
         pytest.param({"t": "\ud800"}, "Unicode", id="lone-surrogate"),
         pytest.param({"b": b"bytes"}, "bytes", id="bytes"),
         pytest.param({"d": TIME}, "datetime", id="datetime"),
@@ -301,6 +300,20 @@ def test_decode_leaf_rejects_deep_nesting_as_an_encoding_error() -> None:
 def test_encode_entry_refuses_body(body: dict[Any, Any], reason: str) -> None:
     with pytest.raises(EncodingError, match=reason):
         make_entry(body)
+
+
+def test_encode_entry_stores_decomposed_text_as_nfc() -> None:
+    """Writers may send NFD Vietnamese; the leaf holds the same text, composed."""
+    entry = make_entry({"donor": NFD_NAME, "note": [NFD_NAME]})
+    composed = unicodedata.normalize("NFC", NFD_NAME)
+    assert composed != NFD_NAME
+    assert entry.body == {"donor": composed, "note": [composed]}
+    assert decode_leaf(entry.leaf).body == entry.body
+
+
+def test_canonical_json_refuses_decomposed_text() -> None:
+    with pytest.raises(EncodingError, match="NFC"):
+        canonical_json({"donor": NFD_NAME})
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from ledger.errors import (
 )
 from ledger.integrity import verify_database
 from ledger.keys import SigningKey
-from ledger.models import CheckpointRow, EntryRow, TreeNodeRow
+from ledger.models import CheckpointRow, EntryRow
 from ledger.settings import Settings
 
 AppendNotes = Callable[..., None]
@@ -46,11 +46,12 @@ def append(db: Database, signer: SigningKey, drafts: list[Draft], **kwargs: Any)
 
 
 def counts(db: Database) -> tuple[int, int, int]:
-    """(entries, tree nodes, checkpoints) as stored."""
+    """(entries, tree nodes above the leaves, checkpoints) as stored."""
     with db.session() as session:
+        subtree_bytes = session.scalar(select(func.sum(func.length(EntryRow.subtrees)))) or 0
         return (
             session.scalar(select(func.count()).select_from(EntryRow)) or 0,
-            session.scalar(select(func.count()).select_from(TreeNodeRow)) or 0,
+            subtree_bytes // 32,
             session.scalar(select(func.count()).select_from(CheckpointRow)) or 0,
         )
 

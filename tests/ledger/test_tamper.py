@@ -172,24 +172,24 @@ def resign_a_forged_root(ctx: Context) -> None:
     set_note(ctx.conn, TARGET + 1, sign_checkpoint(forged, ctx.signer))
 
 
-def change_node(level: int) -> Attack:
+def set_subtrees(index: int, value: Callable[[bytes], bytes]) -> Attack:
+    """Rewrite the tree hashes stored with one entry (those proofs are served from)."""
+
     def attack(ctx: Context) -> None:
+        stored = ctx.conn.execute(
+            text("SELECT subtrees FROM log_entries WHERE idx = :i"), {"i": index}
+        ).scalar_one()
         ctx.conn.execute(
-            text("UPDATE log_tree_nodes SET hash = :h WHERE leaf_end = :e AND level = :l"),
-            {"h": hashlib.sha256(b"forged").digest(), "e": TARGET + 1, "l": level},
+            text("UPDATE log_entries SET subtrees = :s WHERE idx = :i"),
+            {"s": value(bytes(stored)), "i": index},
         )
 
     return attack
 
 
-def delete_node(level: int) -> Attack:
-    def attack(ctx: Context) -> None:
-        ctx.conn.execute(
-            text("DELETE FROM log_tree_nodes WHERE leaf_end = :e AND level = :l"),
-            {"e": TARGET + 1, "l": level},
-        )
-
-    return attack
+def forge_level(level: int) -> Callable[[bytes], bytes]:
+    forged = hashlib.sha256(b"forged").digest()
+    return lambda stored: stored[: (level - 1) * 32] + forged + stored[level * 32 :]
 
 
 def delete_checkpoint(size: int) -> Attack:
@@ -199,18 +199,11 @@ def delete_checkpoint(size: int) -> Attack:
     return attack
 
 
-def insert_node_beyond_the_end(ctx: Context) -> None:
-    ctx.conn.execute(
-        text("INSERT INTO log_tree_nodes (leaf_end, level, hash) VALUES (:e, 1, :h)"),
-        {"e": SIZE + 2, "h": hashlib.sha256(b"forged").digest()},
-    )
-
-
 ATTACKS = [
     pytest.param(rename_actor(fix_hash=False), TARGET, "leaf hash", id="leaf-byte"),
-    pytest.param(rename_actor(fix_hash=True), TARGET, "tree node", id="leaf-byte-and-hash"),
+    pytest.param(rename_actor(fix_hash=True), TARGET, "tree hashes", id="leaf-byte-and-hash"),
     pytest.param(flip_bit(fix_hash=False), TARGET, "leaf hash", id="leaf-bit"),
-    pytest.param(flip_bit(fix_hash=True), TARGET, "tree node", id="leaf-bit-and-hash"),
+    pytest.param(flip_bit(fix_hash=True), TARGET, "tree hashes", id="leaf-bit-and-hash"),
     pytest.param(break_json, TARGET, "malformed", id="leaf-not-json"),
     pytest.param(delete_entry(SIZE - 1), SIZE - 1, "missing", id="delete-last-entry"),
     pytest.param(delete_entry(TARGET), TARGET, "expected entry 7", id="delete-middle-entry"),
@@ -223,10 +216,15 @@ ATTACKS = [
     pytest.param(resign_with_another_key, TARGET, "no signature by", id="checkpoint-other-key"),
     pytest.param(resign_a_forged_root, TARGET, "different root", id="checkpoint-forged-root"),
     pytest.param(delete_checkpoint(SIZE), SIZE - 1, "no signed checkpoint", id="drop-last-cp"),
-    pytest.param(change_node(1), TARGET, "wrong hash", id="node-hash-level-1"),
-    pytest.param(change_node(3), TARGET, "wrong hash", id="node-hash-level-3"),
-    pytest.param(delete_node(2), TARGET, "missing", id="delete-node"),
-    pytest.param(insert_node_beyond_the_end, SIZE, "missing", id="node-beyond-the-end"),
+    pytest.param(set_subtrees(TARGET, forge_level(1)), TARGET, "tree hashes", id="node-level-1"),
+    pytest.param(set_subtrees(TARGET, forge_level(3)), TARGET, "tree hashes", id="node-level-3"),
+    pytest.param(set_subtrees(TARGET, lambda s: s[:32]), TARGET, "tree hashes", id="drop-node"),
+    pytest.param(
+        set_subtrees(TARGET - 1, lambda s: s + bytes(32)),
+        TARGET - 1,
+        "tree hashes",
+        id="extra-node",
+    ),
 ]
 
 
@@ -295,7 +293,10 @@ def test_ledger_verify_with_a_malformed_key_fails_in_one_line(
 
 
 def test_proofs_from_a_tampered_tree_never_verify(filled: Database, signer: SigningKey) -> None:
-    """Index 0's audit path at size 50 uses the level-2 node over leaves [4, 8)."""
+    """Index 0's audit path at size 50 uses the level-2 node over leaves [4, 8).
+
+    Entry 7 completes that node, so its hash is stored with entry 7.
+    """
     with filled.session() as session:
         signed_root = verify_checkpoint(log.latest_checkpoint(session).note, signer.verifier).root
         leaf_hash = log.entry(session, 0).leaf_hash
@@ -304,12 +305,12 @@ def test_proofs_from_a_tampered_tree_never_verify(filled: Database, signer: Sign
         )
     with filled.engine.begin() as conn:
         drop_triggers(conn)
-        change_node(2)(Context(conn, signer))
+        set_subtrees(7, forge_level(2))(Context(conn, signer))
     with filled.session() as session:
         proof = log.inclusion_proof(session, 0, SIZE)
     with pytest.raises(ProofError):
         merkle.verify_inclusion(leaf_hash, 0, SIZE, proof, signed_root)
     with filled.engine.begin() as conn:
-        delete_node(2)(Context(conn, signer))
-    with filled.session() as session, pytest.raises(ChainError, match="missing"):
+        set_subtrees(7, lambda stored: stored[:32])(Context(conn, signer))
+    with filled.session() as session, pytest.raises(ChainError, match="lacks the hash"):
         log.inclusion_proof(session, 0, SIZE)

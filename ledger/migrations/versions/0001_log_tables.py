@@ -1,4 +1,4 @@
-"""The log: entries, tree nodes, checkpoints, and the triggers that keep them append-only.
+"""The log: entries (with their tree hashes), checkpoints, and append-only triggers.
 
 Revision ID: 0001_log_tables
 Revises:
@@ -15,7 +15,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY_TABLES = ("log_entries", "log_tree_nodes", "log_checkpoints")
+APPEND_ONLY_TABLES = ("log_entries", "log_checkpoints")
+KEY_ENTRY_CONDITION = "kind IN ('genesis', 'key_rotation')"
 
 
 def upgrade() -> None:
@@ -25,13 +26,14 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("leaf", sa.LargeBinary(), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
+        sa.Column("subtrees", sa.LargeBinary(), nullable=False),
     )
-    op.create_index("ix_log_entries_kind_idx", "log_entries", ["kind", "idx"])
-    op.create_table(
-        "log_tree_nodes",
-        sa.Column("leaf_end", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column("level", sa.SmallInteger(), primary_key=True, autoincrement=False),
-        sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    op.create_index(
+        "ix_log_entries_key_entries",
+        "log_entries",
+        ["idx"],
+        sqlite_where=sa.text(KEY_ENTRY_CONDITION),
+        postgresql_where=sa.text(KEY_ENTRY_CONDITION),
     )
     op.create_table(
         "log_checkpoints",
