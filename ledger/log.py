@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -36,8 +35,6 @@ from ledger.models import KEY_ENTRY_CONDITION, CheckpointRow, EntryRow
 
 MAX_BATCH = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ENTRIES = cast(Table, EntryRow.__table__)
-_CHECKPOINTS = cast(Table, CheckpointRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -182,7 +179,7 @@ def append(
     moment = max(now or datetime.now(UTC), last_time or _EPOCH)
     tree = _frontier(session, size)
     entries: list[Entry] = []
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[int, str, bytes, bytes, bytes]] = []
     for offset, draft in enumerate(drafts):
         entry = encode_entry(
             index=size + offset,
@@ -193,26 +190,40 @@ def append(
             body=draft.body,
         )
         entries.append(entry)
-        rows.append(
-            {
-                "idx": entry.index,
-                "kind": entry.kind,
-                "leaf": entry.leaf,
-                "leaf_hash": entry.leaf_hash,
-                "subtrees": b"".join(tree.push(entry.leaf_hash)),
-            }
-        )
+        subtrees = b"".join(tree.push(entry.leaf_hash))
+        rows.append((entry.index, entry.kind, entry.leaf, entry.leaf_hash, subtrees))
         prev = entry.leaf_hash.hex()
     new_size = size + len(drafts)
     root = tree.root()
     note = sign_checkpoint(Checkpoint(origin, new_size, root), signer)
-    # Core inserts (executemany): the ORM's bulk path costs more than the rows themselves.
-    session.execute(insert(_ENTRIES), rows)
-    session.execute(
-        insert(_CHECKPOINTS),
-        [{"tree_size": new_size, "root": root, "note": note, "key_id": signer.verifier.key_id_hex}],
+    _insert_rows(session, "log_entries", ("idx", "kind", "leaf", "leaf_hash", "subtrees"), rows)
+    _insert_rows(
+        session,
+        "log_checkpoints",
+        ("tree_size", "root", "note", "key_id"),
+        [(new_size, root, note, signer.verifier.key_id_hex)],
     )
     return Appended(tuple(entries), note, new_size, root)
+
+
+_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _insert_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+) -> None:
+    """One executemany straight to the driver.
+
+    The values are ints, text and bytes that every driver binds natively; going around
+    SQLAlchemy's per-value type processing makes an append several times cheaper.
+    """
+    connection = session.connection()
+    mark = _PLACEHOLDER[connection.dialect.paramstyle]
+    statement = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - names are constants
+        f"VALUES ({', '.join(mark for _ in columns)})"
+    )
+    connection.exec_driver_sql(statement, list(rows))
 
 
 def _check_kinds(drafts: Sequence[Draft], size: int, signer: SigningKey, origin: str) -> None:
