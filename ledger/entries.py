@@ -279,6 +279,10 @@ def _canonical_form(obj: Any, text: str) -> str:
         raise EncodingError(f"leaf cannot be canonicalised: {err}") from err
 
 
+# Built once: json.loads with hooks would build a new decoder for every leaf.
+_LEAF_DECODER = json.JSONDecoder(parse_float=_reject_float, parse_int=_safe_int)
+
+
 def decode_leaf(leaf: bytes) -> Entry:
     """Parse leaf bytes strictly: they must be exactly the RFC 8785 form of a valid entry.
 
@@ -288,11 +292,16 @@ def decode_leaf(leaf: bytes) -> Entry:
     """
     if len(leaf) > MAX_LEAF_BYTES:
         raise EncodingError(f"leaf is {len(leaf)} bytes; at most {MAX_LEAF_BYTES} allowed")
+    text = ""
     try:
         text = leaf.decode("utf-8")
-        obj: Any = json.loads(text, parse_float=_reject_float, parse_int=_safe_int)
+        obj, end = _LEAF_DECODER.raw_decode(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        if text[:1].isspace():
+            raise EncodingError("leaf is not in RFC 8785 canonical form: leading space") from err
         raise EncodingError(f"leaf is not UTF-8 JSON: {err}") from err
+    if end != len(text):
+        raise EncodingError("leaf is not in RFC 8785 canonical form: bytes after the value")
     if _canonical_form(obj, text) != text:
         raise EncodingError("leaf is not in RFC 8785 canonical form")
     if not unicodedata.is_normalized("NFC", text):

@@ -91,12 +91,18 @@ def write_export(session: Session, out: IO[str], progress: Progress | None = Non
     return size
 
 
+_LINE_DECODER = json.JSONDecoder()
+
+
 def read_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each line; malformed JSON raises ChainError."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                obj = json.loads(raw.decode("utf-8"))
+                line = raw.decode("utf-8")
+                obj, end = _LINE_DECODER.raw_decode(line)
+                if line[end:].strip():
+                    raise json.JSONDecodeError("extra data", line, end)
             except UnicodeDecodeError as err:
                 raise ChainError(f"line {number} is not UTF-8: {err}") from err
             except (json.JSONDecodeError, RecursionError) as err:
@@ -144,7 +150,7 @@ def _verify_line(
     try:
         kind = obj["type"]
         if kind == "entry":
-            leaf = base64.b64decode(obj["leaf"], validate=True)
+            leaf = binascii.a2b_base64(obj["leaf"], strict_mode=True)
             claimed = bytes.fromhex(obj["leaf_hash"]) if "leaf_hash" in obj else None
             verifier.add_entry(obj["index"], leaf, claimed)
             if progress and verifier.size % CHUNK == 0:
