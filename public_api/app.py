@@ -14,12 +14,14 @@ from flask import Flask
 from ledger.db import Database
 from ledger.settings import Settings
 from public_api import database, errors
+from public_api.converters import IndexConverter
 from public_api.openapi import make_api
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides ``LEDGER_*`` settings and Flask config keys."""
     app = Flask(__name__)
+    app.url_map.converters["index"] = IndexConverter
     settings = Settings.load(config)
     app.config.update(
         {key: value for key, value in (config or {}).items() if not key.startswith("LEDGER_")}
@@ -30,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     database.init_app(app)
     api = make_api(app)
+    api.register_converter(IndexConverter, IndexConverter.openapi_schema)
     errors.init_app(app)
 
     from public_api.log_views import blp as log_blueprint

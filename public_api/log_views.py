@@ -109,7 +109,7 @@ def entries(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
     return document, caching.policy(caching.IMMUTABLE if settled else caching.LATEST)
 
 
-@blp.route("/entries/<int:index>")
+@blp.route("/entries/<index:index>")
 @blp.response(200, EntrySchema)
 @blp.alt_response(404, schema=ErrorSchema, description="no entry with this index")
 def entry(index: int) -> tuple[dict[str, Any], Headers]:

@@ -98,6 +98,8 @@ NOT_FOUND = [
     (f"{LOG}/entries/-1", ()),
     (f"{LOG}/entries/abc", ()),
     (f"{LOG}/entries/1.5", ()),
+    (f"{LOG}/entries/00", ()),  # one spelling per immutable resource
+    (f"{LOG}/entries/\uff17", ()),  # a fullwidth digit
     (f"{LOG}/proofs/inclusion?index=0&tree_size={SIZE + 1}", (str(SIZE + 1), str(SIZE))),
     (f"{LOG}/proofs/consistency?first=1&second={SIZE + 1}", (str(SIZE + 1),)),
     ("/api/v1/nope", ()),
