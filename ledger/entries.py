@@ -192,13 +192,10 @@ def _canonical_text(value: Any) -> str:
     except (TypeError, ValueError, RecursionError) as err:
         _check_value(value, "$")
         raise EncodingError(f"value cannot be encoded as JSON: {err}") from err
-    if not text.isascii():
-        if not unicodedata.is_normalized("NFC", text):
-            _check_value(value, "$")
-        if _ASTRAL.search(text):
-            # Python sorts member names by code point, JCS by UTF-16 unit: they differ
-            # only beyond the BMP, where the reference implementation decides.
-            text = str(rfc8785.dumps(value), "utf-8")
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        _check_value(value, "$")
+    # Member names are ASCII identifiers by now, so Python's code-point order of them
+    # is JCS's UTF-16 order: the C encoder's bytes are the canonical bytes.
     return text
 
 
