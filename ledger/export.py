@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ Progress = Callable[[int], None]
 
 
 def _line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return orjson.dumps(obj).decode("utf-8") + "\n"
 
 
 def write_export(session: Session, out: IO[str], progress: Progress | None = None) -> int:
@@ -91,25 +91,27 @@ def write_export(session: Session, out: IO[str], progress: Progress | None = Non
     return size
 
 
-_LINE_DECODER = json.JSONDecoder()
-
-
 def read_export(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each line; malformed JSON raises ChainError."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
-                obj, end = _LINE_DECODER.raw_decode(line)
-                if line[end:].strip():
-                    raise json.JSONDecodeError("extra data", line, end)
-            except UnicodeDecodeError as err:
-                raise ChainError(f"line {number} is not UTF-8: {err}") from err
-            except (json.JSONDecodeError, RecursionError) as err:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as err:
+                if not _is_utf8(raw):
+                    raise ChainError(f"line {number} is not UTF-8") from err
                 raise ChainError(f"line {number} is not JSON: {err}") from err
             if not isinstance(obj, dict):
                 raise ChainError(f"line {number} is not a JSON object")
             yield number, obj
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def verify_export(
