@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -494,8 +495,14 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def _stop(signum: int, _frame: object) -> None:
+    """Turn SIGTERM (as ``timeout`` sends) into an exit that still removes the work folder."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    signal.signal(signal.SIGTERM, _stop)
     say = Progress()
     environment = _environment(args)
     say(f"sizes {', '.join(size_label(n) for n in args.sizes)}; batch {args.batch}")
