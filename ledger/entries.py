@@ -249,6 +249,21 @@ def encode_entry(
 _ASTRAL_UTF8 = re.compile(rb"[\xf0-\xf4]")
 
 
+def _float_free(value: Any) -> bool:
+    """Whether a parsed leaf holds no float: the one thing canonical bytes can't rule out."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float:
+            return False
+    return True
+
+
 def _check_numbers(value: Any) -> None:
     """Floats and integers outside ±(2**53 - 1) have no canonical form in a leaf."""
     stack = [value]
@@ -271,6 +286,7 @@ def _canonical_form(obj: Any, leaf: bytes) -> bytes:
             return orjson.dumps(obj, option=_JCS_OPTIONS)
         return bytes(rfc8785.dumps(obj))
     except (orjson.JSONEncodeError, rfc8785.CanonicalizationError) as err:
+        _check_numbers(obj)  # an integer beyond 2**53 - 1: say so plainly
         raise EncodingError(f"leaf cannot be canonicalised: {err}") from err
 
 
@@ -287,8 +303,9 @@ def decode_leaf(leaf: bytes) -> Entry:
         obj: Any = orjson.loads(leaf)
     except orjson.JSONDecodeError as err:
         raise EncodingError(f"leaf is not UTF-8 JSON: {err}") from err
-    if not _in_domain(obj):
+    if not _float_free(obj):
         _check_numbers(obj)
+    # Re-encoding refuses integers beyond 2**53 - 1 (orjson's strict integer option).
     if _canonical_form(obj, leaf) != leaf:
         raise EncodingError("leaf is not in RFC 8785 canonical form")
     text = leaf.decode("utf-8")
