@@ -25,7 +25,6 @@ import argparse
 import base64
 import hashlib
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from typing import Any
 
 from bench.report import median
 from bench.workload import BenchLedger
-from ledger.export import default_workers, verify_export, write_export
+from ledger.export import verify_export, write_export
 from ledger.keys import VerifierKey
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,14 +158,10 @@ def main() -> None:
     started = time.perf_counter()
     summary = verify_export(args.file, key)
     seconds = time.perf_counter() - started
-    workers = default_workers(args.file)
     report: dict[str, Any] = {
         "entries": summary.size,
         "seconds": seconds,
         "vm_hwm_bytes": _vm_hwm(),
-        "workers": workers if workers > 1 else 0,
-        # The largest peak among the worker processes, which are this child's children.
-        "workers_max_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
     }
     if args.tracemalloc:
         report["tracemalloc_peak_bytes"] = tracemalloc.get_traced_memory()[1]

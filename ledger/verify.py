@@ -16,34 +16,13 @@ The first problem raises ``ChainError`` naming the index it concerns. Both
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ledger.checkpoint import verify_checkpoint
 from ledger.entries import GENESIS, KEY_ROTATION, ZERO_HASH_HEX, Entry, decode_leaf
 from ledger.errors import ChainError, LedgerError
 from ledger.keys import VerifierKey
 from ledger.merkle import CompactRange
-
-KEY_KINDS = frozenset({GENESIS, KEY_ROTATION})
-
-
-def check_leaf(index: int, leaf: bytes, leaf_hash: bytes | None = None) -> Entry:
-    """The checks of one entry that need no other entry: canonical leaf, hash, own index.
-
-    Pure and independent of order, so that an export can be checked in several
-    processes while one ``LogVerifier`` follows the chain (see ``ledger.export``).
-    """
-    try:
-        entry = decode_leaf(leaf)
-    except LedgerError as err:
-        raise ChainError(f"leaf is malformed: {err.message}", index=index) from err
-    if leaf_hash is not None and leaf_hash != entry.leaf_hash:
-        raise ChainError("stored leaf hash does not match the leaf bytes", index=index)
-    if entry.index != index:
-        raise ChainError(f"leaf says index {entry.index}", index=index)
-    return entry
 
 
 @dataclass
@@ -77,37 +56,30 @@ class LogVerifier:
         Those are the hashes a store keeps with the entry (level 1 upward), so the
         caller can compare them with what it stored.
         """
-        self.expect(index)
-        entry = check_leaf(index, leaf, leaf_hash)
-        return self.add_checked(entry.index, entry.kind, entry.prev, entry.leaf_hash, entry.body)
-
-    def expect(self, index: int) -> None:
-        """Entries must come in index order, without gaps."""
         if index != self.size:
             raise ChainError(f"expected entry {self.size} but found entry {index}", index=self.size)
-
-    def add_checked(
-        self, index: int, kind: str, prev: str, leaf_hash: bytes, body: Mapping[str, Any] | None
-    ) -> list[bytes]:
-        """The part of ``add_entry`` that needs the entries before: order, chain, keys, tree.
-
-        ``body`` is only read for the kinds that change the signing key, so a caller that
-        checked the leaf elsewhere (see ``check_leaf``) may pass None for the others.
-        """
-        self.expect(index)
-        if prev != self._prev:
+        try:
+            entry = decode_leaf(leaf)
+        except LedgerError as err:
+            raise ChainError(f"leaf is malformed: {err.message}", index=index) from err
+        if leaf_hash is not None and leaf_hash != entry.leaf_hash:
+            raise ChainError("stored leaf hash does not match the leaf bytes", index=index)
+        if entry.index != index:
+            raise ChainError(f"leaf says index {entry.index}", index=index)
+        if entry.prev != self._prev:
             raise ChainError("prev does not match the previous entry's leaf hash", index=index)
-        self._check_kind(index, kind, body or {})
-        self._prev = leaf_hash.hex()
-        return self._tree.push(leaf_hash)
+        self._check_kind(entry)
+        self._prev = entry.leaf_hash.hex()
+        return self._tree.push(entry.leaf_hash)
 
-    def _check_kind(self, index: int, kind: str, body: Mapping[str, Any]) -> None:
-        if (index == 0) != (kind == GENESIS):
+    def _check_kind(self, entry: Entry) -> None:
+        index = entry.index
+        if (index == 0) != (entry.kind == GENESIS):
             raise ChainError("the genesis entry must be index 0, and only index 0", index=index)
         try:
-            if kind == GENESIS:
-                key = VerifierKey.parse(body["verifier_key"])
-                origin = body["origin"]
+            if entry.kind == GENESIS:
+                key = VerifierKey.parse(entry.body["verifier_key"])
+                origin = entry.body["origin"]
                 if key.name != origin:
                     raise ChainError("genesis key name differs from its origin", index=0)
                 if self._trusted is not None and str(key) != str(self._trusted):
@@ -115,21 +87,21 @@ class LogVerifier:
                 self._key = key
                 self.summary.origin = origin
                 self.summary.keys.append(str(key))
-            elif kind == KEY_ROTATION:
+            elif entry.kind == KEY_ROTATION:
                 latest = self._pending[-1] if self._pending else self._key
-                if str(latest) != body["old_key"]:
+                if str(latest) != entry.body["old_key"]:
                     raise ChainError("key rotation's old_key is not the key in force", index=index)
-                new_key = VerifierKey.parse(body["new_key"])
+                new_key = VerifierKey.parse(entry.body["new_key"])
                 if new_key.name != self.summary.origin:
                     raise ChainError("rotated key's name differs from the origin", index=index)
                 self._pending.append(new_key)
                 self.summary.keys.append(str(new_key))
         except (KeyError, TypeError) as err:
-            raise ChainError(f"{kind} body lacks {err}", index=index) from err
+            raise ChainError(f"{entry.kind} body lacks {err}", index=index) from err
         except ChainError:
             raise
         except LedgerError as err:
-            raise ChainError(f"{kind}: {err.message}", index=index) from err
+            raise ChainError(f"{entry.kind}: {err.message}", index=index) from err
 
     def add_checkpoint(self, tree_size: int, note: str, root: bytes | None = None) -> None:
         """Check a checkpoint for the current size (fed right after its last entry)."""

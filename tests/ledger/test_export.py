@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from ledger import export as export_module
 from ledger import log, migrate
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.cli import main
@@ -37,20 +36,6 @@ GENESIS_KEY = VerifierKey.parse(CASES["genesis_key"])
 
 AppendNotes = Callable[..., None]
 Lines = list[dict[str, Any]]
-
-
-@pytest.fixture(autouse=True, params=["one-process", "worker-processes"])
-def verification_processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every export test runs twice: read in this process, and read by two workers.
-
-    Large files are read by worker processes; forcing them here on small files shows
-    that both ways report the same first problem at the same index.
-    """
-    if request.param == "worker-processes":
-        monkeypatch.setattr(export_module, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(export_module, "CHUNK_LINES", 3)
-        monkeypatch.setattr(export_module.os, "cpu_count", lambda: 2)
-    return str(request.param)
 
 
 # --- the golden export -----------------------------------------------------------------
