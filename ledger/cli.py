@@ -15,19 +15,17 @@ from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
-from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import log
-from ledger.db import Database, sqlite_path
+from ledger.db import Database
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.export import verify_export, write_export
 from ledger.genesis import init_ledger
 from ledger.integrity import verify_database
 from ledger.keyring import rotate_key
 from ledger.keys import VerifierKey
-from ledger.models import EntryRow
 from ledger.settings import Settings
 from ledger.verify import Summary
 
@@ -74,12 +72,12 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
 @contextmanager
 def _database(settings: Settings) -> Iterator[Database]:
     """The ledger's database, once ``ledger init`` has created it; never creates a file."""
-    path = sqlite_path(settings.database_url)
-    if path is not None and not path.exists():
-        raise ConfigurationError(f"no ledger database at {path}: run `ledger init` first")
     db = Database(settings.database_url)
     try:
-        if not inspect(db.engine).has_table(EntryRow.__tablename__):
+        path = db.missing_file()
+        if path is not None:
+            raise ConfigurationError(f"no ledger database at {path}: run `ledger init` first")
+        if not db.initialised():
             raise ConfigurationError("the database holds no ledger yet: run `ledger init` first")
         yield db
     finally:

@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from ledger.models import EntryRow
 
 # Arbitrary constant naming "the append lock of this ledger" among advisory locks.
 APPEND_LOCK_KEY = 0x4C454447  # "LEDG"
@@ -88,6 +90,17 @@ class Database:
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             take_append_lock(session)
             yield session
+
+    def missing_file(self) -> Path | None:
+        """The SQLite file ``ledger init`` has not created yet; connecting would create it."""
+        path = sqlite_path(self.url)
+        return path if path is not None and not path.exists() else None
+
+    def initialised(self) -> bool:
+        """Whether ``ledger init`` has created the log's tables (without creating a file)."""
+        if self.missing_file() is not None:
+            return False
+        return inspect(self.engine).has_table(EntryRow.__tablename__)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g
-from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ledger.db import Database, sqlite_path
-from ledger.models import CheckpointRow
+from ledger.db import Database
 from ledger.settings import Settings
 
 
@@ -33,8 +31,8 @@ def session() -> Session:
     leave an empty database behind); ``ledger init`` creates it.
     """
     if "ledger_session" not in g:
-        path = sqlite_path(database().url)
-        if path is not None and not path.exists():
+        path = database().missing_file()
+        if path is not None:
             raise NotInitialisedError(str(path))
         g.ledger_session = database().session()
     value: Session = g.ledger_session
@@ -43,11 +41,8 @@ def session() -> Session:
 
 def initialised() -> bool:
     """Whether ``ledger init`` has created the tables; True when that cannot be told."""
-    path = sqlite_path(database().url)
-    if path is not None and not path.exists():
-        return False
     try:
-        return inspect(database().engine).has_table(CheckpointRow.__tablename__)
+        return database().initialised()
     except DBAPIError:
         return True  # the database is down, which is not the same as empty
 
