@@ -169,12 +169,15 @@ def append(
             session.scalars(select(EntryRow.leaf).where(EntryRow.index == size - 1)).one()
         )
         prev, last_time = head.leaf_hash.hex(), head.time
-        origin = str(genesis(session).body["origin"])
-        if str(current_key(session)) != str(signer.verifier):
+        current = current_key(session)
+        if str(current) != str(signer.verifier):
             raise ConfigurationError(
                 "the signing key is not the log's current key; "
                 "check LEDGER_SIGNING_KEY_FILE or finish the key rotation"
             )
+        # Every key of a log is named by its origin (genesis and rotations are checked
+        # for it), so the key in force names the origin without reading genesis again.
+        origin = current.name
     _check_kinds(drafts, size, signer, origin)
     moment = max(now or datetime.now(UTC), last_time or _EPOCH)
     tree = _frontier(session, size)
