@@ -70,3 +70,49 @@ class ConfigurationError(LedgerError):
     """Settings or files on disk do not allow the operation (missing key, no genesis)."""
 
     code = "configuration_error"
+
+
+class ValidationError(LedgerError):
+    """A writer's request is malformed; ``fields`` maps each field to what is wrong."""
+
+    code = "validation_failed"
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+class ConflictError(LedgerError):
+    """The request is well-formed but the ledger's state does not allow it."""
+
+    code = "conflict"
+
+
+class BalanceError(ConflictError):
+    """The write would make a balance negative; nothing was written."""
+
+    code = "insufficient_funds"
+
+
+class CampaignDateError(ConflictError):
+    """A gift dated outside its campaign's open period (Decree 93/2021: no late intake)."""
+
+    code = "outside_campaign"
+
+
+class DuplicateError(ConflictError):
+    """The thing exists already: a code, a bank reference, a reversal of the same entry."""
+
+    code = "duplicate"
+
+
+class AuthenticationError(LedgerError):
+    """No token, or a token that is unknown, expired or revoked."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(LedgerError):
+    """The token's role or unit scope does not cover the request."""
+
+    code = "forbidden"

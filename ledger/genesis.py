@@ -1,4 +1,7 @@
-"""``ledger init``: create or upgrade the database, the signing key and the genesis entry.
+"""``ledger init``: create or upgrade the database, the keys and the genesis entry.
+
+Two secrets live in the instance folder: the log's signing key and the privacy key
+that keys the hashes of private facts in leaves (see ``ledger.funds.privacy``).
 
 Running it again is harmless: migrations are idempotent, an existing key is kept and
 an existing genesis entry is left as it is.
@@ -12,6 +15,7 @@ from ledger import log, migrate
 from ledger.db import Database, sqlite_path
 from ledger.entries import GENESIS, Draft, Entry
 from ledger.errors import ConfigurationError
+from ledger.funds.privacy import PrivacyKey
 from ledger.keys import SigningKey
 from ledger.settings import Settings
 
@@ -30,6 +34,7 @@ def init_ledger(settings: Settings, database: Database | None = None) -> InitRes
     db_file = sqlite_path(settings.database_url)
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
+    PrivacyKey.load_or_create(settings.privacy_key_file)
     db = database or Database(settings.database_url)
     try:
         migrate.upgrade(db.engine)

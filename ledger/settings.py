@@ -8,8 +8,10 @@ instance folder.
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,15 @@ _ENV = {
     "LEDGER_SIGNING_KEY_FILE": "signing_key_file",
     "LEDGER_NAME": "ledger_name",
     "LEDGER_MAX_PAGE_SIZE": "max_page_size",
+    "LEDGER_PRIVACY_KEY_FILE": "privacy_key_file",
+    "LEDGER_FUND_KINDS": "fund_kinds",
+}
+
+# Fund kinds every ledger knows; LEDGER_FUND_KINDS adds more ("code=Name;code=Name").
+FUND_KINDS = {
+    "covid19": "Quỹ phòng, chống COVID-19",
+    "poor": "Quỹ “Vì người nghèo”",
+    "relief": "Quỹ Cứu trợ",
 }
 
 
@@ -45,6 +56,8 @@ class Settings:
     signing_key_file: Path
     ledger_name: str = DEFAULT_NAME
     max_page_size: int = 1000
+    privacy_key_file: Path = Path("instance/privacy-key")
+    fund_kinds: Mapping[str, str] = field(default_factory=lambda: dict(FUND_KINDS))
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,6 +93,10 @@ class Settings:
                 source.get("signing_key_file", instance_dir / "signing-key.pem")
             ).absolute(),
             ledger_name=str(source.get("ledger_name", DEFAULT_NAME)),
+            privacy_key_file=Path(
+                source.get("privacy_key_file", instance_dir / "privacy-key")
+            ).absolute(),
+            fund_kinds={**FUND_KINDS, **_fund_kinds(str(source.get("fund_kinds", "")))},
         )
         if "max_page_size" in source:
             try:
@@ -92,3 +109,16 @@ class Settings:
                 "without spaces or '+', e.g. quy.mttq-langson.vn/covid19"
             )
         return settings
+
+
+def _fund_kinds(text: str) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        code, _, name = item.partition("=")
+        code, name = code.strip(), name.strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", code) or not name:
+            raise ConfigurationError(
+                f"LEDGER_FUND_KINDS item {item!r} must read code=Name, e.g. flood=Quỹ Lũ lụt"
+            )
+        kinds[code] = unicodedata.normalize("NFC", name)
+    return kinds

@@ -14,12 +14,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import (
+    AuthenticationError,
     ChainError,
     ConfigurationError,
+    ConflictError,
     EncodingError,
     InvalidRequestError,
     LedgerError,
     NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
 )
 from public_api import database
 
@@ -28,6 +32,10 @@ log = logging.getLogger(__name__)
 STATUS = {
     NotFoundError: 404,
     InvalidRequestError: 400,
+    ValidationError: 422,
+    ConflictError: 409,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
     EncodingError: 422,
     ConfigurationError: 503,
     ChainError: 503,
@@ -75,7 +83,9 @@ def handle_ledger_error(error: LedgerError) -> Response:
         log.error("ledger unavailable: %s", error)
         message = "the ledger is temporarily unavailable"
         return error_response(status, error.code, message, headers={"Retry-After": "5"})
-    return error_response(status, error.code, str(error))
+    fields = error.fields if isinstance(error, ValidationError) else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, error.code, str(error), fields, headers)
 
 
 def handle_http_exception(error: HTTPException) -> Response | HTTPException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import ledger.funds.models  # noqa: F401 - registers the fund tables on Base.metadata
 from ledger.db import make_engine
 from ledger.models import Base
 

@@ -34,7 +34,8 @@ def current_signer(db: Database, settings: Settings) -> SigningKey:
 
 
 def key_files(settings: Settings) -> list[str]:
-    return sorted(path.name for path in settings.signing_key_file.parent.iterdir())
+    folder = settings.signing_key_file.parent
+    return sorted(path.name for path in folder.glob(settings.signing_key_file.name + "*"))
 
 
 def checkpoint_note(db: Database, size: int) -> str:

@@ -1,0 +1,221 @@
+"""The write path of every fund operation: validate against the ledger, append, project.
+
+A ``Recorder`` lives inside one ``Database.writing()`` transaction, which holds the
+append lock. That is what makes the balance rules hold under concurrency: the check
+that an allocation leaves the fund's ``available`` balance non-negative reads
+balances that no other writer can change until this transaction commits, so two
+racing requests can never both spend the last đồng.
+
+Operations are prepared one after another. Since the lock is held, the index each
+will get is known in advance; each operation's projection rows (and its postings)
+are written at once, inside a savepoint, so later operations of the same batch see
+them, and a refused operation leaves no trace. ``commit`` appends all entries in one
+batch with one signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from ledger import log
+from ledger.db import Database
+from ledger.entries import Draft
+from ledger.errors import BalanceError, ChainError, NotFoundError, ValidationError
+from ledger.funds import postings as p
+from ledger.funds import schemas
+from ledger.funds.access import Scope
+from ledger.funds.models import PostingRow
+from ledger.funds.privacy import PrivacyKey
+from ledger.funds.state import UnitTree
+from ledger.funds.text import dong
+from ledger.keyring import load_signer
+from ledger.settings import Settings
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One recorded operation, as a writer's answer reports it."""
+
+    index: int
+    kind: str
+    leaf_hash: str
+    body: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self) -> dict[str, Any]:
+        return {"index": self.index, "kind": self.kind, "leaf_hash": self.leaf_hash, **self.extra}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    body: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Preparer = Callable[["Recorder", dict[str, Any], int], Prepared]
+_PREPARERS: dict[str, Preparer] = {}
+
+
+def operation(kind: str) -> Callable[[Preparer], Preparer]:
+    """Register the preparer of one entry kind (see registry, gifts, spending, reversals)."""
+
+    def register(func: Preparer) -> Preparer:
+        _PREPARERS[kind] = func
+        return func
+
+    return register
+
+
+def today_in_vietnam(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(VIETNAM).date()
+
+
+def receipt_id(origin: str, index: int, prefix: str = "") -> str:
+    """A short, stable, unique-in-practice ID printed on receipts and in QR codes.
+
+    Derived from the log's origin and the entry index (80 bits), so that the same
+    demo seed gives the same receipts and no counter has to be kept.
+    """
+    digest = hashlib.sha256(f"receipt\n{origin}\n{index}".encode()).digest()
+    return prefix + base64.b32encode(digest[:10]).decode("ascii")
+
+
+class Recorder:
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        scope: Scope,
+        privacy: PrivacyKey,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.scope = scope
+        self.privacy = privacy
+        self.now = now
+        self.today = today_in_vietnam(now)
+        self.size = log.tree_size(session)
+        if self.size == 0:
+            raise NotFoundError("the log has no genesis entry yet: run `ledger init`")
+        self.origin = log.current_key(session).name
+        self.tree = UnitTree.load(session)
+        self._drafts: list[Draft] = []
+        self._prepared: list[Prepared] = []
+
+    @property
+    def next_index(self) -> int:
+        return self.size + len(self._drafts)
+
+    def add(self, kind: str, data: Mapping[str, Any]) -> int:
+        """Validate and stage one operation; returns its index. Raises and stages nothing."""
+        if kind not in _PREPARERS:
+            raise ValidationError(f"unknown operation {kind!r}")
+        self.scope.require(kind)
+        loaded = schemas.load(kind, data)
+        index = self.next_index
+        with self.session.begin_nested():
+            prepared = _PREPARERS[kind](self, loaded, index)
+            self.session.flush()
+            self._post(kind, prepared.body, index)
+        self._drafts.append(Draft(kind, prepared.body, self.scope.actor))
+        self._prepared.append(prepared)
+        return index
+
+    def commit(self) -> list[Recorded]:
+        if not self._drafts:
+            return []
+        signer = load_signer(self.settings.signing_key_file, self.session)
+        appended = log.append(self.session, self._drafts, signer, now=self.now)
+        if appended.entries[0].index != self.size:
+            raise ChainError("the log grew while the append lock was held", index=self.size)
+        return [
+            Recorded(entry.index, entry.kind, entry.leaf_hash.hex(), entry.body, prepared.extra)
+            for entry, prepared in zip(appended.entries, self._prepared, strict=True)
+        ]
+
+    # -- helpers for the preparers -------------------------------------------------
+
+    def postings_of(self, index: int) -> list[p.Posting]:
+        rows = self.session.execute(
+            select(
+                PostingRow.fund,
+                PostingRow.account,
+                PostingRow.earmark,
+                PostingRow.campaign,
+                PostingRow.amount,
+            )
+            .where(PostingRow.entry_index == index)
+            .order_by(PostingRow.id)
+        )
+        return [p.Posting(*row) for row in rows]
+
+    def receipt_url(self, receipt: str) -> str:
+        return f"{self.settings.base_url}/r/{receipt}"
+
+    def _post(self, kind: str, body: Mapping[str, Any], index: int) -> None:
+        """Write the entry's postings, then refuse if a guarded balance went negative."""
+        legs = p.postings_for(kind, body, self.postings_of)
+        if not legs:
+            return
+        self.session.execute(
+            insert(PostingRow),
+            [{"entry_index": index, **leg._asdict()} for leg in legs],
+        )
+        for leg in legs:
+            if leg.amount >= 0 or leg.account not in p.GUARDED:
+                continue
+            total = self.session.scalar(
+                select(func.coalesce(func.sum(PostingRow.amount), 0)).where(
+                    PostingRow.fund == leg.fund,
+                    PostingRow.account == leg.account,
+                    PostingRow.earmark == leg.earmark,
+                )
+            )
+            if int(total or 0) < 0:
+                raise BalanceError(_shortfall(leg, -leg.amount, -leg.amount + int(total or 0)))
+
+
+def _shortfall(leg: p.Posting, wanted: int, held: int) -> str:
+    pool = f" earmarked {leg.earmark}" if leg.earmark else ""
+    return (
+        f"fund {leg.fund} holds {dong(held)}{pool} in {leg.account}, "
+        f"less than the {dong(wanted)} asked for; nothing was recorded"
+    )
+
+
+def record(
+    database: Database,
+    settings: Settings,
+    scope: Scope,
+    operations: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    now: datetime | None = None,
+) -> list[Recorded]:
+    """Record operations as one batch: all of them, or (on any error) none."""
+    privacy = PrivacyKey.load(settings.privacy_key_file)
+    with database.writing() as session:
+        recorder = Recorder(session, settings, scope, privacy, now=now)
+        for kind, data in operations:
+            recorder.add(kind, data)
+        return recorder.commit()
+
+
+def load_all() -> None:
+    """Import the modules whose preparers register themselves."""
+    from ledger.funds import gifts, registry, reversals, spending  # noqa: F401
+
+
+load_all()

@@ -1,0 +1,170 @@
+"""Recording the structure money flows through: units, funds, campaigns, mobilisers.
+
+Each is an entry of the log, so the public can tell which committee held which fund
+and which account a campaign collected into, and when that was declared.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger.errors import DuplicateError, PermissionDeniedError, ValidationError
+from ledger.funds.models import CampaignRow, FundRow, MobilizerRow, UnitRow
+from ledger.funds.recorder import Prepared, Recorder, operation
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field}: {message}", {field: [message]})
+
+
+def require_unit(rec: Recorder, code: str, field: str) -> UnitRow:
+    row = rec.session.get(UnitRow, code)
+    if row is None:
+        raise _invalid(field, f"no unit with code {code!r}")
+    return row
+
+
+def require_fund(rec: Recorder, code: str, field: str) -> FundRow:
+    row = rec.session.get(FundRow, code)
+    if row is None:
+        raise _invalid(field, f"no fund with code {code!r}")
+    rec.scope.require_unit(row.unit, rec.tree)
+    return row
+
+
+def _reference_taken(rec: Recorder, reference: str) -> bool:
+    """Memo references of campaigns and mobilisers share one namespace: one memo, one meaning."""
+    return (
+        rec.session.scalar(select(CampaignRow.code).where(CampaignRow.reference == reference))
+        is not None
+        or rec.session.scalar(select(MobilizerRow.code).where(MobilizerRow.reference == reference))
+        is not None
+    )
+
+
+@operation("unit")
+def record_unit(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
+    """Register a unit, or re-record one whose name, level or parent changed.
+
+    The 2025 reorganisation merged districts away and moved communes under the
+    province: a changed parent is recorded, never edited in place.
+    """
+    code, parent = data["code"], data["parent"]
+    if parent is not None:
+        require_unit(rec, parent, "parent")
+        rec.scope.require_unit(parent, rec.tree)
+        if code in rec.tree.ancestors(parent):
+            raise _invalid("parent", f"{parent} lies below {code}: units cannot form a loop")
+    elif rec.scope.unit is not None:
+        raise PermissionDeniedError("only an admin may register a unit at the top of the tree")
+    body = {"code": code, "name": data["name"], "parent": parent, "level": data["level"]}
+    existing = rec.session.get(UnitRow, code)
+    if existing is None:
+        rec.session.add(UnitRow(entry_index=index, **body))
+    else:
+        rec.scope.require_unit(code, rec.tree)
+        if (existing.name, existing.parent, existing.level) == (
+            data["name"],
+            parent,
+            body["level"],
+        ):
+            raise DuplicateError(f"unit {code} is already recorded with the same details")
+        existing.name, existing.parent, existing.level = body["name"], parent, body["level"]
+        existing.entry_index = index
+    rec.tree.parents[code] = parent
+    rec.tree.names[code] = body["name"]
+    return Prepared(body, {"code": code})
+
+
+@operation("fund")
+def record_fund(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
+    code, kind = data["code"], data["kind"]
+    if rec.session.get(FundRow, code) is not None:
+        raise DuplicateError(f"a fund with code {code} exists already")
+    unit = require_unit(rec, data["unit"], "unit")
+    rec.scope.require_unit(unit.code, rec.tree)
+    kinds = rec.settings.fund_kinds
+    if kind not in kinds:
+        raise _invalid("kind", f"must be one of {', '.join(sorted(kinds))}")
+    # "Quỹ Cứu trợ" + "Huyện Cao Lộc" → "Quỹ Cứu trợ huyện Cao Lộc"
+    name = data["name"] or f"{kinds[kind]} {unit.name[:1].lower()}{unit.name[1:]}"
+    body = {"code": code, "unit": unit.code, "kind": kind, "name": name}
+    rec.session.add(FundRow(entry_index=index, **body))
+    return Prepared(body, {"code": code})
+
+
+@operation("campaign")
+def record_campaign(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
+    from ledger.funds.vietqr import bank_by_bin
+
+    code = data["code"]
+    if rec.session.get(CampaignRow, code) is not None:
+        raise DuplicateError(f"a campaign with code {code} exists already")
+    fund = require_fund(rec, data["fund"], "fund")
+    if _reference_taken(rec, data["reference"]):
+        raise DuplicateError(f"the memo reference {data['reference']} is taken")
+    account = dict(data["account"])
+    if not account.get("bank_name"):
+        bank = bank_by_bin(account["bank_bin"])
+        if bank is None:
+            raise _invalid("account.bank_name", "unknown bank BIN: give the bank's name")
+        account["bank_name"] = bank.name
+    body = {
+        "code": code,
+        "fund": fund.code,
+        "name": data["name"],
+        "purpose": data["purpose"],
+        "reference": data["reference"],
+        "opens": data["opens"],
+        "closes": data["closes"],
+        "distribute_by": data["distribute_by"],
+        "account": account,
+    }
+    rec.session.add(
+        CampaignRow(
+            code=code,
+            fund=fund.code,
+            name=data["name"],
+            purpose=data["purpose"],
+            reference=data["reference"],
+            opens=data["opens"],
+            closes=data["closes"],
+            distribute_by=data["distribute_by"],
+            bank_bin=account["bank_bin"],
+            bank_name=account["bank_name"],
+            account_number=account["number"],
+            account_holder=account["holder"],
+            entry_index=index,
+        )
+    )
+    return Prepared(body, {"code": code})
+
+
+def default_reference(code: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", code).upper()[:16]
+
+
+@operation("mobilizer")
+def record_mobilizer(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
+    code = data["code"]
+    if rec.session.get(MobilizerRow, code) is not None:
+        raise DuplicateError(f"a mobilizer with code {code} exists already")
+    unit = require_unit(rec, data["unit"], "unit")
+    rec.scope.require_unit(unit.code, rec.tree)
+    reference = data["reference"] or default_reference(code)
+    if len(reference) < 3:
+        raise _invalid("reference", "give a memo reference of 3-16 capital letters or digits")
+    if _reference_taken(rec, reference):
+        raise DuplicateError(f"the memo reference {reference} is taken")
+    body = {
+        "code": code,
+        "name": data["name"],
+        "type": data["type"],
+        "unit": unit.code,
+        "reference": reference,
+    }
+    rec.session.add(MobilizerRow(entry_index=index, **body))
+    return Prepared(body, {"code": code})

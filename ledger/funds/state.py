@@ -1,0 +1,231 @@
+"""Reading the fund projections: the unit tree, registries and balances.
+
+Functions take the session explicitly and return plain values. Balances are sums of
+postings (see ``ledger.funds.postings``), so they are exactly what an auditor gets by
+replaying the log.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.errors import NotFoundError
+from ledger.funds import postings as p
+from ledger.funds.models import (
+    CampaignRow,
+    ContributionRow,
+    FundRow,
+    MobilizerRow,
+    PledgeRow,
+    PostingRow,
+    ReversalRow,
+    UnitRow,
+)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """What a fund (or a unit's funds, or a campaign) has, in đồng."""
+
+    available: int = 0
+    committed: int = 0
+    disbursed: int = 0
+    in_kind: int = 0
+    in_kind_committed: int = 0
+    in_kind_disbursed: int = 0
+    received: int = 0
+    received_in_kind: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "available": self.available,
+            "committed": self.committed,
+            "disbursed": self.disbursed,
+            "in_kind": self.in_kind,
+            "in_kind_committed": self.in_kind_committed,
+            "in_kind_disbursed": self.in_kind_disbursed,
+            "received": self.received,
+            "received_in_kind": self.received_in_kind,
+        }
+
+
+def balance_from(sums: dict[str, int]) -> Balance:
+    return Balance(
+        available=sums.get(p.AVAILABLE, 0),
+        committed=sums.get(p.COMMITTED, 0),
+        disbursed=sums.get(p.DISBURSED, 0),
+        in_kind=sums.get(p.IN_KIND, 0),
+        in_kind_committed=sums.get(p.IN_KIND_COMMITTED, 0),
+        in_kind_disbursed=sums.get(p.IN_KIND_DISBURSED, 0),
+        received=-sums.get(p.DONATIONS, 0),
+        received_in_kind=-sums.get(p.DONATIONS_IN_KIND, 0),
+    )
+
+
+@dataclass
+class UnitTree:
+    """All units, for scope checks and roll-ups (a few thousand rows at most)."""
+
+    parents: dict[str, str | None] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session) -> UnitTree:
+        tree = cls()
+        for code, parent, name in session.execute(
+            select(UnitRow.code, UnitRow.parent, UnitRow.name)
+        ):
+            tree.parents[code] = parent
+            tree.names[code] = name
+        return tree
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.parents
+
+    def ancestors(self, code: str) -> list[str]:
+        """``code`` and every unit above it, nearest first."""
+        chain: list[str] = []
+        current: str | None = code
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = self.parents.get(current)
+        return chain
+
+    def within(self, code: str, scope: str) -> bool:
+        return scope in self.ancestors(code)
+
+    def descendants(self, code: str) -> set[str]:
+        children: dict[str | None, list[str]] = defaultdict(list)
+        for child, parent in self.parents.items():
+            children[parent].append(child)
+        found, stack = {code}, [code]
+        while stack:
+            for child in children.get(stack.pop(), []):
+                if child not in found:
+                    found.add(child)
+                    stack.append(child)
+        return found
+
+
+def unit(session: Session, code: str) -> UnitRow:
+    row = session.get(UnitRow, code)
+    if row is None:
+        raise NotFoundError(f"no unit with code {code!r}")
+    return row
+
+
+def fund(session: Session, code: str) -> FundRow:
+    row = session.get(FundRow, code)
+    if row is None:
+        raise NotFoundError(f"no fund with code {code!r}")
+    return row
+
+
+def campaign(session: Session, code: str) -> CampaignRow:
+    row = session.get(CampaignRow, code)
+    if row is None:
+        raise NotFoundError(f"no campaign with code {code!r}")
+    return row
+
+
+def mobilizer(session: Session, code: str) -> MobilizerRow:
+    row = session.get(MobilizerRow, code)
+    if row is None:
+        raise NotFoundError(f"no mobilizer with code {code!r}")
+    return row
+
+
+def funds(session: Session) -> Sequence[FundRow]:
+    return session.scalars(select(FundRow).order_by(FundRow.code)).all()
+
+
+def campaigns(session: Session, fund_code: str | None = None) -> Sequence[CampaignRow]:
+    query = select(CampaignRow).order_by(CampaignRow.opens, CampaignRow.code)
+    if fund_code is not None:
+        query = query.where(CampaignRow.fund == fund_code)
+    return session.scalars(query).all()
+
+
+def open_campaigns(session: Session, fund_code: str, day: str) -> Sequence[CampaignRow]:
+    return session.scalars(
+        select(CampaignRow)
+        .where(CampaignRow.fund == fund_code, CampaignRow.opens <= day, CampaignRow.closes >= day)
+        .order_by(CampaignRow.code)
+    ).all()
+
+
+def pool_total(session: Session, fund_code: str, account: str, earmark: str) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(PostingRow.amount), 0)).where(
+            PostingRow.fund == fund_code,
+            PostingRow.account == account,
+            PostingRow.earmark == earmark,
+        )
+    )
+    return int(total or 0)
+
+
+def _account_sums(session: Session, *conditions: object) -> dict[str, int]:
+    rows = session.execute(
+        select(PostingRow.account, func.sum(PostingRow.amount))
+        .where(*conditions)  # type: ignore[arg-type]
+        .group_by(PostingRow.account)
+    )
+    return {account: int(total) for account, total in rows}
+
+
+def fund_balances(session: Session) -> dict[str, Balance]:
+    """Every fund's balance in one grouped query."""
+    sums: dict[str, dict[str, int]] = defaultdict(dict)
+    for fund_code, account, total in session.execute(
+        select(PostingRow.fund, PostingRow.account, func.sum(PostingRow.amount)).group_by(
+            PostingRow.fund, PostingRow.account
+        )
+    ):
+        sums[fund_code][account] = int(total)
+    return {
+        code: balance_from(sums.get(code, {})) for code in session.scalars(select(FundRow.code))
+    }
+
+
+def balance_of_funds(session: Session, codes: Iterable[str]) -> Balance:
+    wanted = set(codes)
+    if not wanted:
+        return Balance()
+    return balance_from(_account_sums(session, PostingRow.fund.in_(wanted)))
+
+
+def unit_balance(session: Session, code: str, tree: UnitTree | None = None) -> Balance:
+    """A unit's funds and those of every unit below it."""
+    unit(session, code)
+    units = (tree or UnitTree.load(session)).descendants(code)
+    codes = session.scalars(select(FundRow.code).where(FundRow.unit.in_(units)))
+    return balance_of_funds(session, codes)
+
+
+def campaign_balance(session: Session, code: str) -> Balance:
+    campaign(session, code)
+    return balance_from(_account_sums(session, PostingRow.campaign == code))
+
+
+def pledged(session: Session, campaign_code: str) -> tuple[int, int]:
+    """Pledged total and the part of it already received, for a campaign."""
+    reversed_ = select(ReversalRow.target)
+    total = session.scalar(
+        select(func.coalesce(func.sum(PledgeRow.amount), 0)).where(
+            PledgeRow.campaign == campaign_code, PledgeRow.entry_index.not_in(reversed_)
+        )
+    )
+    fulfilled = session.scalar(
+        select(func.coalesce(func.sum(ContributionRow.amount), 0)).where(
+            ContributionRow.campaign == campaign_code,
+            ContributionRow.pledge.is_not(None),
+            ContributionRow.entry_index.not_in(reversed_),
+        )
+    )
+    return int(total or 0), int(fulfilled or 0)

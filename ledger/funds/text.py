@@ -1,0 +1,27 @@
+"""Text as the ledger keeps it (NFC) and as banks carry it (ASCII without diacritics).
+
+Banking apps strip or mangle Vietnamese diacritics in transfer memos, so the codes a
+memo carries are matched, and the memos we suggest are written, in folded ASCII.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Letters that have no decomposition into base letter + combining mark.
+_SPECIAL = str.maketrans({"đ": "d", "Đ": "D"})
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def fold_ascii(text: str) -> str:
+    """``"Hội Liên hiệp Phụ nữ"`` → ``"Hoi Lien hiep Phu nu"``; other non-ASCII dropped."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_SPECIAL))
+    return "".join(c for c in decomposed if ord(c) < 128)
+
+
+def dong(amount: int) -> str:
+    """``1500000`` → ``"1.500.000 đồng"``, as Vietnamese readers group digits."""
+    return f"{amount:,} đồng".replace(",", ".")
