@@ -6,21 +6,18 @@ on standard error with a non-zero exit status, never as a traceback.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import log
-from ledger.db import Database
-from ledger.errors import ConfigurationError, LedgerError
+from ledger.commands import demo, funds, imports, tokens
+from ledger.commands.common import fail, open_database, progress, reports_errors
+from ledger.errors import LedgerError
 from ledger.export import verify_export, write_export
 from ledger.genesis import init_ledger
 from ledger.integrity import verify_database
@@ -28,60 +25,6 @@ from ledger.keyring import rotate_key
 from ledger.keys import VerifierKey
 from ledger.settings import Settings
 from ledger.verify import Summary
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-EXIT_FAILED = 1
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_FAILED)
-
-
-def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a LedgerError, a database or a file error into one line and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except LedgerError as err:
-            _fail(str(err))
-        except SQLAlchemyError as err:
-            # The driver's own message, first line only: no SQL, no parameters.
-            reason = str(getattr(err, "orig", None) or err).strip().splitlines()
-            _fail(f"database: {reason[0] if reason else type(err).__name__}")
-        except OSError as err:
-            _fail(str(err))
-
-    return wrapper
-
-
-@contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on a terminal; silent when standard error is not one."""
-    if not sys.stderr.isatty():
-        yield lambda _n: None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield bar.update
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[Database]:
-    """The ledger's database, once ``ledger init`` has created it; never creates a file."""
-    db = Database(settings.database_url)
-    try:
-        path = db.missing_file()
-        if path is not None:
-            raise ConfigurationError(f"no ledger database at {path}: run `ledger init` first")
-        if not db.initialised():
-            raise ConfigurationError("the database holds no ledger yet: run `ledger init` first")
-        yield db
-    finally:
-        db.dispose()
 
 
 def _print_summary(summary: Summary, what: str) -> None:
@@ -103,7 +46,7 @@ def main(ctx: click.Context) -> None:
     try:
         ctx.obj = Settings.load()
     except LedgerError as err:
-        _fail(str(err))
+        fail(str(err))
 
 
 @main.command()
@@ -145,7 +88,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None) -> None
 @reports_errors
 def checkpoint(settings: Settings) -> None:
     """Print the latest signed checkpoint note."""
-    with _database(settings) as db, db.session() as session:
+    with open_database(settings) as db, db.session() as session:
         click.echo(log.latest_checkpoint(session).note, nl=False)
 
 
@@ -156,7 +99,7 @@ def checkpoint(settings: Settings) -> None:
 def verify(settings: Settings, key: str | None) -> None:
     """Verify every leaf, link, tree node and checkpoint in the database."""
     trusted = _parse_key(key) if key else None
-    with _database(settings) as db, db.session() as session:
+    with open_database(settings) as db, db.session() as session:
         size = log.tree_size(session)
         with progress("verifying", size) as update:
             summary = verify_database(session, trusted, update)
@@ -170,7 +113,7 @@ def verify(settings: Settings, key: str | None) -> None:
 def export(settings: Settings, file: Path) -> None:
     """Write every entry and checkpoint to FILE as JSON Lines."""
     partial = file.with_name(file.name + ".partial")
-    with _database(settings) as db, db.session() as session:
+    with open_database(settings) as db, db.session() as session:
         size = log.tree_size(session)
         try:
             with partial.open("w", encoding="utf-8") as out, progress("exporting", size) as bar:
@@ -204,7 +147,7 @@ def keys() -> None:
 @reports_errors
 def keys_list(settings: Settings) -> None:
     """Print every verifier key with the index range it signed."""
-    with _database(settings) as db, db.session() as session:
+    with open_database(settings) as db, db.session() as session:
         for period in log.key_periods(session):
             until = "now" if period.to_index is None else str(period.to_index)
             click.echo(f"{period.verifier_key}  indices {period.from_index}..{until}")
@@ -216,11 +159,15 @@ def keys_list(settings: Settings) -> None:
 @reports_errors
 def keys_rotate(settings: Settings, actor: str) -> None:
     """Record a key rotation signed by the old key and switch to a new key."""
-    with _database(settings) as db:
+    with open_database(settings) as db:
         rotation = rotate_key(db, settings.signing_key_file, actor)
     click.echo(f"key_rotation recorded at index {rotation.index}")
     click.echo(f"old key: {rotation.old_key}")
     click.echo(f"new key: {rotation.new_key}")
+
+
+for module in (tokens, funds, imports, demo):
+    module.register(main)
 
 
 def run(argv: list[str] | None = None) -> Any:

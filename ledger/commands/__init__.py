@@ -1,0 +1,1 @@
+"""Sub-commands of ``ledger``, one module per area; each has ``register(main)``."""

@@ -1,0 +1,9 @@
+"""Commands of `ledger`: tokens."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    """Add this module's commands to ``main``."""
