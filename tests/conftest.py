@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,8 @@ from sqlalchemy.engine import make_url
 from ledger import log
 from ledger.db import Database
 from ledger.entries import Draft
+from ledger.funds.access import command_line
+from ledger.funds.recorder import Recorded, record
 from ledger.genesis import init_ledger
 from ledger.keys import SigningKey
 from ledger.settings import Settings
@@ -132,3 +137,93 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(env: dict[str, str]) -> CliRunner:
     return CliRunner(env=env)
+
+
+@dataclass(frozen=True)
+class Funds:
+    """A small province with two districts, their funds and campaigns, ready for gifts.
+
+    ``record(kind, data)`` records one operation as the command line would (admin) and
+    returns its ``Recorded``.
+    """
+
+    db: Database
+    settings: Settings
+    province: str = "LS"
+    district: str = "LS-CL"
+    other_district: str = "LS-VL"
+    fund: str = "LS-COVID"
+    district_fund: str = "CL-COVID"
+    other_fund: str = "VL-COVID"
+    campaign: str = "LS-2026"
+    district_campaign: str = "CL-2026"
+    other_campaign: str = "VL-2026"
+    mobilizer: str = "LS-HLHPN"
+    today: str = ""
+
+    def record(self, kind: str, data: Mapping[str, Any], actor: str = "tester") -> Recorded:
+        return record(self.db, self.settings, command_line(actor), [(kind, data)])[0]
+
+    def give(self, amount: int, fund: str | None = None, **extra: Any) -> Recorded:
+        data: dict[str, Any] = {
+            "fund": fund or self.fund,
+            "amount": amount,
+            "channel": "cash",
+            "donor": {"display": "Công ty TNHH Minh An", "type": "organization"},
+            **extra,
+        }
+        return self.record("contribution", data)
+
+    def allocate(self, amount: int, fund: str | None = None, **extra: Any) -> Recorded:
+        data: dict[str, Any] = {
+            "fund": fund or self.fund,
+            "amount": amount,
+            "beneficiary": {"display": "Trung tâm Y tế huyện Cao Lộc", "type": "organization"},
+            "purpose": "Mua vật tư y tế",
+            **extra,
+        }
+        return self.record("allocation", data)
+
+
+def campaign_data(code: str, fund: str, reference: str, opens: str, closes: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "fund": fund,
+        "name": "Chung sức phòng, chống dịch COVID-19",
+        "purpose": "Mua vật tư, hỗ trợ người dân khó khăn do dịch",
+        "reference": reference,
+        "opens": opens,
+        "closes": closes,
+        "distribute_by": closes,
+        "account": {
+            "bank_bin": "970436",
+            "number": "0011001234567",
+            "holder": "Ủy ban MTTQ Việt Nam tỉnh Lạng Sơn",
+        },
+    }
+
+
+@pytest.fixture
+def funds(ledger: Database, settings: Settings) -> Funds:
+    """``Funds``: units LS > LS-CL, LS-VL; a covid19 fund and an open campaign for each."""
+    now = datetime.now(UTC) + timedelta(hours=7)
+    opens = (now - timedelta(days=60)).date().isoformat()
+    closes = (now + timedelta(days=60)).date().isoformat()
+    made = Funds(ledger, settings, today=now.date().isoformat())
+    operations: list[tuple[str, Mapping[str, Any]]] = [
+        ("unit", {"code": "LS", "name": "Tỉnh Lạng Sơn", "level": "province"}),
+        ("unit", {"code": "LS-CL", "name": "Huyện Cao Lộc", "parent": "LS", "level": "district"}),
+        ("unit", {"code": "LS-VL", "name": "Huyện Văn Lãng", "parent": "LS", "level": "district"}),
+        ("fund", {"code": "LS-COVID", "unit": "LS", "kind": "covid19"}),
+        ("fund", {"code": "CL-COVID", "unit": "LS-CL", "kind": "covid19"}),
+        ("fund", {"code": "VL-COVID", "unit": "LS-VL", "kind": "covid19"}),
+        ("campaign", campaign_data("LS-2026", "LS-COVID", "LS26COVID", opens, closes)),
+        ("campaign", campaign_data("CL-2026", "CL-COVID", "CL26COVID", opens, closes)),
+        ("campaign", campaign_data("VL-2026", "VL-COVID", "VL26COVID", opens, closes)),
+        (
+            "mobilizer",
+            {"code": "LS-HLHPN", "name": "Hội LHPN tỉnh", "type": "collective", "unit": "LS"},
+        ),
+    ]
+    record(ledger, settings, command_line("setup"), operations)
+    return made
