@@ -93,7 +93,8 @@ def Currency() -> fields.String:
 
 
 def Documents(*, required: bool = False) -> fields.List[Any]:
-    item = fields.String(validate=validate.Regexp(SHA256_PATTERN, error="must be lowercase SHA-256"))
+    sha256 = validate.Regexp(SHA256_PATTERN, error="must be lowercase SHA-256")
+    item = fields.String(validate=sha256)
     size = validate.Length(min=1 if required else 0, max=50)
     if required:
         return fields.List(item, required=True, validate=size)

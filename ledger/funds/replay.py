@@ -1,0 +1,83 @@
+"""Recompute every balance from the public log alone, as an outside auditor would.
+
+This reads entries and nothing else: no projection table, no private data. It applies
+the same postings as the writer (``ledger.funds.postings``), so its figures must
+equal the service's; a difference means the projections and the log disagree. It
+also reports any entry after which a guarded account went negative, which the writer
+never allows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ledger.entries import Entry
+from ledger.funds import postings as p
+from ledger.funds.state import Balance, balance_from
+
+
+@dataclass
+class Books:
+    """Running totals per (fund, account), per pool and per campaign."""
+
+    accounts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    pools: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    campaigns: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    legs: dict[int, list[p.Posting]] = field(default_factory=dict)
+    funds: dict[str, str] = field(default_factory=dict)  # fund code -> unit
+    parents: dict[str, str | None] = field(default_factory=dict)
+    negative: list[int] = field(default_factory=list)
+
+    def apply(self, entry: Entry) -> None:
+        if entry.kind == "unit":
+            self.parents[entry.body["code"]] = entry.body.get("parent")
+        elif entry.kind == "fund":
+            self.funds[entry.body["code"]] = entry.body["unit"]
+        legs = p.postings_for(entry.kind, entry.body, lambda index: self.legs.get(index, []))
+        if not legs:
+            return
+        self.legs[entry.index] = legs
+        for leg in legs:
+            sums = self.accounts[leg.fund]
+            sums[leg.account] = sums.get(leg.account, 0) + leg.amount
+            self.pools[(leg.fund, leg.account, leg.earmark)] += leg.amount
+            if leg.campaign is not None:
+                by_campaign = self.campaigns[leg.campaign]
+                by_campaign[leg.account] = by_campaign.get(leg.account, 0) + leg.amount
+        if any(
+            leg.account in p.GUARDED and self.pools[(leg.fund, leg.account, leg.earmark)] < 0
+            for leg in legs
+        ):
+            self.negative.append(entry.index)
+
+    def fund_balance(self, code: str) -> Balance:
+        return balance_from(self.accounts.get(code, {}))
+
+    def campaign_balance(self, code: str) -> Balance:
+        return balance_from(self.campaigns.get(code, {}))
+
+    def unit_balance(self, code: str) -> Balance:
+        """The unit's funds and those of every unit below it."""
+        totals: dict[str, int] = defaultdict(int)
+        for fund_code, unit in self.funds.items():
+            if code in self._ancestors(unit):
+                for account, amount in self.accounts.get(fund_code, {}).items():
+                    totals[account] += amount
+        return balance_from(totals)
+
+    def _ancestors(self, code: str) -> list[str]:
+        chain: list[str] = []
+        current: str | None = code
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = self.parents.get(current)
+        return chain
+
+
+def replay(entries: Iterable[Entry]) -> Books:
+    books = Books()
+    for entry in entries:
+        books.apply(entry)
+    return books
