@@ -19,6 +19,7 @@ from ledger.commands import demo, funds, imports, tokens
 from ledger.commands.common import fail, open_database, progress, reports_errors
 from ledger.errors import LedgerError
 from ledger.export import verify_export, write_export
+from ledger.funds.consistency import check_balances
 from ledger.genesis import init_ledger
 from ledger.integrity import verify_database
 from ledger.keyring import rotate_key
@@ -103,7 +104,13 @@ def verify(settings: Settings, key: str | None) -> None:
         size = log.tree_size(session)
         with progress("verifying", size) as update:
             summary = verify_database(session, trusted, update)
+        fund_count, mismatches = check_balances(session)
     _print_summary(summary, "database")
+    if mismatches:
+        for mismatch in mismatches:
+            click.echo(f"error: {mismatch}", err=True)
+        fail(f"{len(mismatches)} published balance figure(s) differ from the log")
+    click.echo(f"balances of {fund_count} fund(s) agree with the log")
 
 
 @main.command()

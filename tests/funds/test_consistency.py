@@ -1,0 +1,34 @@
+"""``ledger verify`` also checks that published balances are the ones the log implies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from ledger.cli import main
+
+
+def test_verify_reports_that_balances_agree(funds: Any, runner: CliRunner) -> None:
+    funds.give(1_500_000)
+    funds.allocate(500_000)
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 0, result.output
+    assert "balances of 3 fund(s) agree with the log" in result.output
+
+
+def test_verify_names_a_fund_whose_published_balance_was_edited(
+    funds: Any, runner: CliRunner
+) -> None:
+    funds.give(1_500_000)
+    with funds.db.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE fund_postings SET amount = amount + 1000000 WHERE account = 'available'")
+        )
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 1
+    assert (
+        "fund LS-COVID: available is 2500000 in the database but 1500000 from the log"
+        in result.output
+    )
