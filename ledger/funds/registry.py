@@ -144,7 +144,7 @@ def record_campaign(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
 
 
 def default_reference(code: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "", code).upper()[:16]
+    return re.sub(r"[^A-Za-z0-9]", "", code).upper()[:12]
 
 
 @operation("mobilizer")
@@ -156,7 +156,7 @@ def record_mobilizer(rec: Recorder, data: dict[str, Any], index: int) -> Prepare
     rec.scope.require_unit(unit.code, rec.tree)
     reference = data["reference"] or default_reference(code)
     if len(reference) < 3:
-        raise _invalid("reference", "give a memo reference of 3-16 capital letters or digits")
+        raise _invalid("reference", "give a memo reference of 3-12 capital letters or digits")
     if _reference_taken(rec, reference):
         raise DuplicateError(f"the memo reference {reference} is taken")
     body = {

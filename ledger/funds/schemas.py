@@ -27,7 +27,8 @@ from ledger.funds.text import nfc
 
 MAX_AMOUNT = 10**15
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$"
-REFERENCE_PATTERN = r"^[A-Z0-9]{3,16}$"
+# Two references and a space fit in a VietQR memo (25 characters): "LS21COVID LSHLHPN".
+REFERENCE_PATTERN = r"^[A-Z0-9]{3,12}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 PERSON_TYPES = ("individual", "organization")
 
@@ -134,7 +135,7 @@ class CampaignSchema(StrictSchema):
     purpose = Text(required=True, max_length=2000)
     reference = fields.String(
         required=True,
-        validate=validate.Regexp(REFERENCE_PATTERN, error="must be 3-16 capital letters or digits"),
+        validate=validate.Regexp(REFERENCE_PATTERN, error="must be 3-12 capital letters or digits"),
     )
     opens = Day(required=True)
     closes = Day(required=True)
@@ -157,7 +158,7 @@ class MobilizerSchema(StrictSchema):
     unit = Code(required=True)
     reference = fields.String(
         load_default=None,
-        validate=validate.Regexp(REFERENCE_PATTERN, error="must be 3-16 capital letters or digits"),
+        validate=validate.Regexp(REFERENCE_PATTERN, error="must be 3-12 capital letters or digits"),
     )
 
 
