@@ -72,9 +72,9 @@ class Settings:
         """Combine defaults, the environment and ``overrides`` (keys as ``LEDGER_*``)."""
         source: dict[str, Any] = {}
         env = os.environ if environ is None else environ
-        for variable, field in _ENV.items():
+        for variable, name in _ENV.items():
             if env.get(variable):
-                source[field] = env[variable]
+                source[name] = env[variable]
         for key, value in (overrides or {}).items():
             if key in _ENV and value is not None:
                 source[_ENV[key]] = value
