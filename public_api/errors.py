@@ -97,7 +97,7 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     if isinstance(fields, dict) and len(fields) == 1 and next(iter(fields)) in {"query", "json"}:
         fields = next(iter(fields.values()))
     message = data.get("message") or error.description or error.name
-    if status == 400 and fields:
+    if status in (400, 422) and isinstance(fields, dict) and fields:
         message = "invalid parameters: " + "; ".join(
             f"{name}: {' '.join(map(str, problems))}" for name, problems in sorted(fields.items())
         )

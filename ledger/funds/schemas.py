@@ -206,7 +206,10 @@ class ContributionSchema(StrictSchema):
     reference = Text(load_default=None, max_length=64)
     in_kind = fields.Nested(InKindSchema, load_default=None)
     received_on = Day(load_default=None)
-    pledge = fields.String(load_default=None, validate=validate.Length(max=32))
+    pledge = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^P[A-Z2-7]{16}$", error="must be a pledge ID such as P…"),
+    )
 
     @validates_schema
     def _in_kind_goes_with_its_channel(self, data: Mapping[str, Any], **_kwargs: Any) -> None:

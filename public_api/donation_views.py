@@ -1,0 +1,87 @@
+"""VietQR donation codes of campaigns: the payload as JSON, PNG and SVG (public).
+
+A committee prints these on posters and shares them online; donors' banking apps
+fill in the campaign's account and the memo that attributes the gift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ledger.funds import vietqr
+from ledger.funds.donation_codes import donation_code
+from public_api import caching
+from public_api.database import session
+from public_api.schemas import ErrorSchema
+
+blp = Blueprint(
+    "donation_codes",
+    __name__,
+    url_prefix="/api/v1/campaigns",
+    description="VietQR bank-transfer codes for giving to a campaign (public)",
+)
+blp.after_request(caching.conditional)
+
+
+class DonationCodeArgsSchema(Schema):
+    mobilizer = fields.String(
+        load_default=None, metadata={"description": "credit gifts to this mobiliser"}
+    )
+    amount = fields.Integer(
+        load_default=None,
+        strict=False,
+        validate=validate.Range(min=1, max=vietqr.MAX_AMOUNT),
+        metadata={"description": "a fixed amount in đồng (a dynamic code)"},
+    )
+
+
+class AccountSchema(Schema):
+    bank_bin = fields.String()
+    bank_name = fields.String()
+    number = fields.String()
+    holder = fields.String()
+
+
+class DonationCodeSchema(Schema):
+    campaign = fields.String()
+    mobilizer = fields.String(allow_none=True)
+    payload = fields.String(metadata={"description": "EMVCo/NAPAS VietQR payload"})
+    memo = fields.String()
+    amount = fields.Integer(allow_none=True)
+    account = fields.Nested(AccountSchema)
+
+
+@blp.route("/<code>/vietqr")
+@blp.arguments(DonationCodeArgsSchema, location="query")
+@blp.response(200, DonationCodeSchema)
+@blp.alt_response(404, schema=ErrorSchema)
+def code_json(args: dict[str, Any], code: str) -> tuple[dict[str, object], dict[str, str]]:
+    found = donation_code(session(), code, args["mobilizer"], args["amount"])
+    return found.as_dict(), caching.policy(caching.SHORT)
+
+
+def _image(code: str, args: dict[str, Any], render: Any, mimetype: str) -> Response:
+    found = donation_code(session(), code, args["mobilizer"], args["amount"])
+    response = Response(render(found.payload), mimetype=mimetype)
+    response.headers.update(caching.policy(caching.SHORT))
+    return response
+
+
+@blp.route("/<code>/vietqr.png")
+@blp.arguments(DonationCodeArgsSchema, location="query")
+@blp.response(200, content_type="image/png")
+@blp.alt_response(404, schema=ErrorSchema)
+def code_png(args: dict[str, Any], code: str) -> Response:
+    return _image(code, args, vietqr.png, "image/png")
+
+
+@blp.route("/<code>/vietqr.svg")
+@blp.arguments(DonationCodeArgsSchema, location="query")
+@blp.response(200, content_type="image/svg+xml")
+@blp.alt_response(404, schema=ErrorSchema)
+def code_svg(args: dict[str, Any], code: str) -> Response:
+    return _image(code, args, vietqr.svg, "image/svg+xml")
