@@ -35,7 +35,7 @@ def _invalid(field: str, message: str) -> ValidationError:
 def choose_campaign(rec: Recorder, fund: FundRow, code: str | None, day: str) -> CampaignRow:
     """The named campaign of this fund, or the fund's one campaign open on ``day``."""
     if code is not None:
-        campaign = rec.session.get(CampaignRow, code)
+        campaign = rec.registered(CampaignRow, code)
         if campaign is None or campaign.fund != fund.code:
             raise _invalid("campaign", f"fund {fund.code} has no campaign {code!r}")
     else:
@@ -63,7 +63,7 @@ def _day(rec: Recorder, value: str | None, field: str) -> str:
 
 
 def _mobilizer(rec: Recorder, code: str | None) -> str | None:
-    if code is not None and rec.session.get(MobilizerRow, code) is None:
+    if code is not None and rec.registered(MobilizerRow, code) is None:
         raise _invalid("mobilizer", f"no mobilizer with code {code!r}")
     return code
 

@@ -20,10 +20,10 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from ledger import log
@@ -41,6 +41,7 @@ from ledger.keyring import load_signer
 from ledger.settings import Settings
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -114,15 +115,23 @@ class Recorder:
         self.tree = UnitTree.load(session)
         self._drafts: list[Draft] = []
         self._prepared: list[Prepared] = []
+        self._held: dict[tuple[type[Any], str], Any] = {}
 
     @property
     def next_index(self) -> int:
         return self.size + len(self._drafts)
 
-    def add(self, kind: str, data: Mapping[str, Any]) -> int:
-        """Validate and stage one operation; returns its index. Raises and stages nothing."""
+    def add(self, kind: str, data: Mapping[str, Any], *, scope: Scope | None = None) -> int:
+        """Validate and stage one operation; returns its index. Raises and stages nothing.
+
+        ``scope`` records this operation under another writer's authority (the demo
+        records each district's gifts as that district's committee); by default the
+        recorder's own.
+        """
         if kind not in _PREPARERS:
             raise ValidationError(f"unknown operation {kind!r}")
+        if scope is not None:
+            self.scope = scope
         self.scope.require(kind)
         loaded = schemas.load(kind, data)
         index = self.next_index
@@ -148,6 +157,22 @@ class Recorder:
 
     # -- helpers for the preparers -------------------------------------------------
 
+    def registered(self, model: type[R], code: str) -> R | None:
+        """A unit, fund, campaign or mobiliser row, held for the rest of the transaction.
+
+        The session's identity map holds rows weakly, so without this every gift would
+        read its fund, campaign and mobiliser from the database again.
+        """
+        key = (model, code)
+        row = self._held.get(key)
+        if row is None or inspect(row).detached:
+            row = self.session.get(model, code)
+            if row is None:
+                return None
+            self._held[key] = row
+        held: R = row
+        return held
+
     def postings_of(self, index: int) -> list[p.Posting]:
         rows = self.session.execute(
             select(
@@ -170,7 +195,7 @@ class Recorder:
         legs = p.postings_for(kind, body, self.postings_of)
         if not legs:
             return
-        self.session.execute(
+        self.session.connection().execute(
             insert(PostingRow),
             [{"entry_index": index, **leg._asdict()} for leg in legs],
         )

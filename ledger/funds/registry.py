@@ -21,14 +21,14 @@ def _invalid(field: str, message: str) -> ValidationError:
 
 
 def require_unit(rec: Recorder, code: str, field: str) -> UnitRow:
-    row = rec.session.get(UnitRow, code)
+    row = rec.registered(UnitRow, code)
     if row is None:
         raise _invalid(field, f"no unit with code {code!r}")
     return row
 
 
 def require_fund(rec: Recorder, code: str, field: str) -> FundRow:
-    row = rec.session.get(FundRow, code)
+    row = rec.registered(FundRow, code)
     if row is None:
         raise _invalid(field, f"no fund with code {code!r}")
     rec.scope.require_unit(row.unit, rec.tree)
@@ -61,7 +61,7 @@ def record_unit(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     elif rec.scope.unit is not None:
         raise PermissionDeniedError("only an admin may register a unit at the top of the tree")
     body = {"code": code, "name": data["name"], "parent": parent, "level": data["level"]}
-    existing = rec.session.get(UnitRow, code)
+    existing = rec.registered(UnitRow, code)
     if existing is None:
         rec.session.add(UnitRow(entry_index=index, **body))
     else:
@@ -82,7 +82,7 @@ def record_unit(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
 @operation("fund")
 def record_fund(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     code, kind = data["code"], data["kind"]
-    if rec.session.get(FundRow, code) is not None:
+    if rec.registered(FundRow, code) is not None:
         raise DuplicateError(f"a fund with code {code} exists already")
     unit = require_unit(rec, data["unit"], "unit")
     rec.scope.require_unit(unit.code, rec.tree)
@@ -101,7 +101,7 @@ def record_campaign(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
     from ledger.funds.vietqr import bank_by_bin
 
     code = data["code"]
-    if rec.session.get(CampaignRow, code) is not None:
+    if rec.registered(CampaignRow, code) is not None:
         raise DuplicateError(f"a campaign with code {code} exists already")
     fund = require_fund(rec, data["fund"], "fund")
     if _reference_taken(rec, data["reference"]):
@@ -150,7 +150,7 @@ def default_reference(code: str) -> str:
 @operation("mobilizer")
 def record_mobilizer(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     code = data["code"]
-    if rec.session.get(MobilizerRow, code) is not None:
+    if rec.registered(MobilizerRow, code) is not None:
         raise DuplicateError(f"a mobilizer with code {code} exists already")
     unit = require_unit(rec, data["unit"], "unit")
     rec.scope.require_unit(unit.code, rec.tree)

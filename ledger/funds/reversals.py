@@ -44,7 +44,7 @@ def record_reversal(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
     if entry.kind not in REVERSIBLE:
         raise ConflictError(f"entry {target} is a {entry.kind}, which cannot be reversed")
     fund_code = _fund_of(entry.body)
-    fund = rec.session.get(FundRow, fund_code) if fund_code else None
+    fund = rec.registered(FundRow, fund_code) if fund_code else None
     if fund is not None:
         rec.scope.require_unit(fund.unit, rec.tree)
     earlier = rec.session.get(ReversalRow, target)

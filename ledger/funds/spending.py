@@ -82,7 +82,7 @@ def record_allocation(rec: Recorder, data: dict[str, Any], index: int) -> Prepar
     _check_earmark(rec, earmark, beneficiary.get("unit"))
     campaign = data["campaign"]
     if campaign is not None:
-        row = rec.session.get(CampaignRow, campaign)
+        row = rec.registered(CampaignRow, campaign)
         if row is None or row.fund != fund.code:
             raise _invalid("campaign", f"fund {fund.code} has no campaign {campaign!r}")
     decision = data["decision"]
@@ -138,7 +138,7 @@ def record_disbursement(rec: Recorder, data: dict[str, Any], index: int) -> Prep
     allocation = rec.session.get(AllocationRow, target)
     if allocation is None:
         raise _invalid("allocation", f"entry {target} is not an allocation")
-    fund = rec.session.get(FundRow, allocation.fund)
+    fund = rec.registered(FundRow, allocation.fund)
     if fund is not None:
         rec.scope.require_unit(fund.unit, rec.tree)
     if rec.session.get(ReversalRow, target) is not None:
@@ -169,7 +169,7 @@ def record_disbursement(rec: Recorder, data: dict[str, Any], index: int) -> Prep
 def record_transfer(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     """Money remitted from one fund to another (a district to the province): one entry."""
     source = require_fund(rec, data["from_fund"], "from_fund")
-    target = rec.session.get(FundRow, data["to_fund"])
+    target = rec.registered(FundRow, data["to_fund"])
     if target is None:
         raise _invalid("to_fund", f"no fund with code {data['to_fund']!r}")
     earmark = {k: v for k, v in (data["earmark"] or {}).items() if v is not None} or None
