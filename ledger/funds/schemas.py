@@ -187,11 +187,41 @@ class EarmarkSchema(StrictSchema):
             raise ValidationError("an earmark names a purpose, a unit or both")
 
 
+class Earmark(fields.Nested):
+    """An earmark object, or a bare string as shorthand for ``{"purpose": string}``."""
+
+    def __init__(self) -> None:
+        super().__init__(EarmarkSchema, load_default=None)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, partial: Any = None, **kwargs: Any
+    ) -> Any:
+        if isinstance(value, str):
+            value = {"purpose": value}
+        return super()._deserialize(value, attr, data, partial, **kwargs)
+
+
+class Quantity(fields.Field[Any]):
+    """A whole number, or a decimal written as a string ("2.5"): leaves hold no floats."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10**12:
+            return value
+        decimal = isinstance(value, str) and re.fullmatch(r"\d{1,12}(\.\d{1,6})?", value)
+        if decimal and re.search("[1-9]", value):
+            return value
+        raise ValidationError("must be a positive whole number, or a decimal string like '2.5'")
+
+
+# Said of goods whose writer gave no basis for their value.
+DECLARED_VALUE = "giá trị do đơn vị tiếp nhận kê khai"
+
+
 class InKindSchema(StrictSchema):
     description = Text(required=True, max_length=500)
-    quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, 10**9))
+    quantity = Quantity(required=True)
     unit = Text(required=True, max_length=32)
-    valuation = Text(required=True, max_length=500)
+    valuation = Text(load_default=DECLARED_VALUE, max_length=500)
 
 
 class ContributionSchema(StrictSchema):
@@ -202,7 +232,7 @@ class ContributionSchema(StrictSchema):
     channel = fields.String(required=True, validate=validate.OneOf(("bank", "cash", "in_kind")))
     donor = fields.Nested(DonorSchema, required=True)
     mobilizer = Code(load_default=None, allow_none=True)
-    earmark = fields.Nested(EarmarkSchema, load_default=None)
+    earmark = Earmark()
     reference = Text(load_default=None, max_length=64)
     in_kind = fields.Nested(InKindSchema, load_default=None)
     received_on = Day(load_default=None)
@@ -255,7 +285,7 @@ class AllocationSchema(StrictSchema):
     decision_ref = Text(load_default=None, max_length=64)
     decision = fields.Nested(DecisionSchema, load_default=None)
     documents = Documents()
-    earmark = fields.Nested(EarmarkSchema, load_default=None)
+    earmark = Earmark()
     campaign = Code(load_default=None)
 
 
@@ -273,7 +303,7 @@ class TransferSchema(StrictSchema):
     to_fund = Code(required=True)
     amount = Amount(required=True)
     currency = Currency()
-    earmark = fields.Nested(EarmarkSchema, load_default=None)
+    earmark = Earmark()
     purpose = Text(load_default=None, max_length=500)
     reference = Text(load_default=None, max_length=64)
 

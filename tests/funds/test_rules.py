@@ -432,3 +432,20 @@ def test_unknown_references_are_validation_errors(funds: Any) -> None:
     assert "mobilizer" in caught.value.fields
     with funds.db.session() as session:
         assert session.scalar(select(DonorContactRow.receipt_id)) is None
+
+
+def test_a_bare_string_earmark_names_a_purpose(funds: Any) -> None:
+    gift = funds.give(500_000, earmark="Hỗ trợ lực lượng tuyến đầu")
+    assert entry_body(funds, gift.index)["earmark"] == {"purpose": "Hỗ trợ lực lượng tuyến đầu"}
+
+
+def test_goods_without_a_stated_basis_are_valued_as_declared(funds: Any) -> None:
+    goods = {"description": "Bình ô-xy y tế", "quantity": "2.5", "unit": "tấn"}
+    gift = funds.give(90_000_000, channel="in_kind", in_kind=goods)
+    recorded = entry_body(funds, gift.index)["in_kind"]
+    assert recorded["quantity"] == "2.5"
+    assert recorded["valuation"] == "giá trị do đơn vị tiếp nhận kê khai"
+    for bad in (2.5, 0, "0.0", "-1", True, "2,5"):
+        with pytest.raises(ValidationError) as caught:
+            funds.give(1000, channel="in_kind", in_kind={**goods, "quantity": bad})
+        assert "in_kind.quantity" in caught.value.fields
