@@ -24,8 +24,8 @@ from ledger.funds.imports import (
     dismiss_row,
     import_statement,
     list_rows,
+    row_document,
 )
-from ledger.funds.models import ImportRowRow
 from ledger.funds.statements import load_formats, select_format
 from ledger.funds.text import dong
 from ledger.settings import Settings
@@ -179,8 +179,8 @@ def _show_assertion(report: ImportReport) -> None:
 def rows(settings: Settings, status: str, as_json: bool) -> None:
     """List the credited lines no campaign claimed, and how they were settled."""
     with open_database(settings) as db, db.session() as session:
-        found = list_rows(session, None if status == "all" else status)
-        shown = [_row(row) for row in found]
+        found = list_rows(session, command_line("cli"), None if status == "all" else status)
+        shown = [row_document(row) for row in found]
     if as_json:
         click.echo(json.dumps(shown, ensure_ascii=False))
         return
@@ -188,25 +188,6 @@ def rows(settings: Settings, status: str, as_json: bool) -> None:
         click.echo(f"no {status} import rows" if status != "all" else "no import rows")
     for row in shown:
         click.echo(_row_line(row))
-
-
-def _row(row: ImportRowRow) -> dict[str, Any]:
-    account = row.counterparty_account
-    return {
-        "id": row.id,
-        "batch_id": row.batch_id,
-        "line": row.line,
-        "date": row.value_date,
-        "reference": row.reference,
-        "amount": row.amount,
-        "memo": row.memo,
-        "counterparty": row.counterparty,
-        "account": f"…{account[-4:]}" if account else None,
-        "status": row.status,
-        "entry_index": row.entry_index,
-        "settled_by": row.settled_by,
-        "note": row.note,
-    }
 
 
 def _row_line(row: dict[str, Any]) -> str:

@@ -50,9 +50,13 @@ from ledger.funds.import_rows import (
     assign_row,
     contribution_data,
     dismiss_row,
+    get_batch,
     list_rows,
     memo_references,
+    record_assignment,
+    record_dismissal,
     require_campaign,
+    row_document,
 )
 from ledger.funds.models import CampaignRow, ContributionRow, FundRow, ImportBatchRow, ImportRowRow
 from ledger.funds.privacy import PrivacyKey
@@ -77,8 +81,13 @@ __all__ = [
     "Unmatched",
     "assign_row",
     "dismiss_row",
+    "get_batch",
     "import_statement",
     "list_rows",
+    "record_assignment",
+    "record_dismissal",
+    "record_statement",
+    "row_document",
 ]
 
 T = TypeVar("T")
@@ -110,32 +119,70 @@ def import_statement(
     statement = parse_statement(data, filename, bank_format)
     privacy = PrivacyKey.load(settings.privacy_key_file)
     with database.writing() as session:
-        recorder = Recorder(session, settings, scope, privacy, now=now)
-        default = None
-        if campaign is not None:
-            default = require_campaign(session, campaign)
-            fund = session.get(FundRow, default.fund)
-            if fund is not None:
-                scope.require_unit(fund.unit, recorder.tree)
-        batch = ImportBatchRow(
-            filename=filename[:255],
-            sha256=hashlib.sha256(data).hexdigest(),
-            bank_format=bank_format.name[:48],
+        return record_statement(
+            session,
+            settings,
+            scope,
+            privacy,
+            statement,
+            filename,
+            hashlib.sha256(data).hexdigest(),
             campaign=campaign,
-            actor=scope.actor[:100],
-            imported_at=now or datetime.now(UTC),
-            report="{}",
+            all_or_nothing=all_or_nothing,
+            closing_balance=closing_balance,
+            now=now,
         )
-        session.add(batch)
-        session.flush()
-        run = _Run(session, recorder, statement, batch.id, default)
-        run.all_lines()
-        report = run.report(filename, closing_balance)
-        if all_or_nothing and report.invalid:
-            raise ImportRefused(replace(report, batch_id=None, recorded=False))
-        recorder.commit()
-        batch.report = json.dumps(report.as_dict(), ensure_ascii=False)
-        return report
+
+
+def record_statement(
+    session: Session,
+    settings: Settings,
+    scope: Scope,
+    privacy: PrivacyKey,
+    statement: Statement,
+    filename: str,
+    sha256: str,
+    *,
+    campaign: str | None = None,
+    all_or_nothing: bool = False,
+    closing_balance: int | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    """``import_statement`` of a parsed statement, inside the caller's write transaction.
+
+    Parsing comes first and outside: a large workbook must not hold the append lock.
+    ``sha256`` is the file's, kept with the batch. The batch remembers the scope's unit,
+    which decides who may later see and settle its unmatched rows.
+    """
+    scope.require("import")
+    recorder = Recorder(session, settings, scope, privacy, now=now)
+    default = None
+    if campaign is not None:
+        default = require_campaign(session, campaign)
+        fund = session.get(FundRow, default.fund)
+        if fund is not None:
+            scope.require_unit(fund.unit, recorder.tree)
+    batch = ImportBatchRow(
+        filename=filename[:255],
+        sha256=sha256,
+        bank_format=statement.format[:48],
+        campaign=campaign,
+        unit=scope.unit,
+        actor=scope.actor[:100],
+        imported_at=now or datetime.now(UTC),
+        report="{}",
+    )
+    session.add(batch)
+    session.flush()
+    run = _Run(session, recorder, _without_nul(statement), batch.id, default)
+    run.all_lines()
+    report = run.report(filename, closing_balance)
+    if all_or_nothing and report.invalid:
+        raise ImportRefused(replace(report, batch_id=None, recorded=False))
+    recorder.commit()
+    batch.report = json.dumps(report.as_dict(), ensure_ascii=False)
+    session.flush()
+    return report
 
 
 @dataclass
@@ -159,7 +206,7 @@ class _Run:
     held: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        credited = sorted({line.reference for line in self.statement.lines if line.credit})
+        credited = sorted({line.reference for line in self.statement.lines if _storable(line)})
         self.campaigns = {row.code: row for row in self.session.scalars(select(CampaignRow))}
         self.references, self.mobilizers = memo_references(self.session)
         self.recorded = self._contribution_keys(credited)
@@ -173,8 +220,10 @@ class _Run:
                 self.debits += 1
 
     def _credit(self, line: StatementLine) -> None:
-        if len(line.reference) > MAX_REFERENCE:
+        if len(line.reference) > MAX_REFERENCE or "\x00" in line.reference:
             reason = f"the reference is longer than {MAX_REFERENCE} characters"
+            if "\x00" in line.reference:
+                reason = "the reference holds a NUL character, which no database keeps"
             self.refused.append((Invalid(line.line, reason), line.credit))
             return
         match = match_memo(line.memo, self.references, self.mobilizers)
@@ -269,7 +318,9 @@ class _Run:
             credits=statement.credits,
             not_recorded=not_recorded,
             refused=refused_credits,
-            ledger_found=self._in_ledger(sorted({line.reference for line in credited})),
+            ledger_found=self._in_ledger(
+                sorted({line.reference for line in credited if _storable(line)})
+            ),
         )
         invalid = [Invalid(bad.line, bad.reason) for bad in statement.invalid]
         invalid += [bad for bad, _ in self.refused]
@@ -316,3 +367,31 @@ def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
 
 def _cut(text: str | None, length: int) -> str | None:
     return text[:length] if text else None
+
+
+def _storable(line: StatementLine) -> bool:
+    """A credit whose reference the database can hold: PostgreSQL text refuses NUL."""
+    return bool(line.credit) and "\x00" not in line.reference
+
+
+def _without_nul(statement: Statement) -> Statement:
+    """The statement with NUL characters dropped from memos and senders' names and accounts.
+
+    A NUL is never meaningful in them, PostgreSQL text cannot hold one, and a crafted
+    file must not turn into a server error. References keep theirs: such a line is
+    refused, since dropping a character could make it collide with another reference.
+    """
+
+    def clean(text: str | None) -> str | None:
+        return text.replace("\x00", "") if text else text
+
+    lines = tuple(
+        replace(
+            line,
+            memo=clean(line.memo) or "",
+            counterparty=clean(line.counterparty) or None,
+            counterparty_account=clean(line.counterparty_account) or None,
+        )
+        for line in statement.lines
+    )
+    return replace(statement, lines=lines)

@@ -219,6 +219,9 @@ class ImportBatchRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     bank_format: Mapped[str] = mapped_column(String(48))
     campaign: Mapped[str | None] = mapped_column(CODE)
+    # The importing token's unit (None: an unscoped importer). Its unmatched rows hold
+    # what the bank printed about senders, so only scopes covering this unit see them.
+    unit: Mapped[str | None] = mapped_column(CODE)
     actor: Mapped[str] = mapped_column(String(100))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     report: Mapped[str] = mapped_column(Text)

@@ -40,6 +40,7 @@ from ledger.funds.text import fold_ascii
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FORMATS = load_formats()
+READER = command_line("reader")
 HEADER = ["Date", "Reference", "Credit", "Debit", "Memo", "Counterparty", "Counterparty account"]
 
 
@@ -192,10 +193,11 @@ def test_the_batch_and_the_unmatched_line_are_kept(funds: Any) -> None:
     report = run(funds, data, campaign=None)
     with funds.db.session() as session:
         batch = session.get(ImportBatchRow, report.batch_id)
-        (row,) = list_rows(session)
+        (row,) = list_rows(session, READER)
     assert batch is not None
     assert batch.filename == "sao-ke.csv" and batch.bank_format == "generic"
     assert batch.actor == "importer" and len(batch.sha256) == 64
+    assert batch.unit is None  # the command line imports for every unit
     assert json.loads(batch.report)["created"][0]["line"] == 2
     assert (row.id, row.batch_id, row.line) == (report.unmatched[0].row_id, batch.id, 4)
     assert (row.reference, row.amount, row.status) == ("FT26003", 300_000, "unmatched")
@@ -449,7 +451,7 @@ def test_assigning_names_a_mobilizer_and_checks_the_campaign(funds: Any) -> None
     with pytest.raises(ValidationError):
         assign_row(funds.db, funds.settings, scope, second.row_id, funds.campaign, "NOBODY")
     with funds.db.session() as session:
-        assert [r.id for r in list_rows(session)] == [second.row_id]
+        assert [r.id for r in list_rows(session, READER)] == [second.row_id]
 
 
 def test_a_dismissed_line_leaves_the_log_alone(funds: Any) -> None:
@@ -473,11 +475,11 @@ def test_a_dismissed_line_leaves_the_log_alone(funds: Any) -> None:
     with pytest.raises(ConflictError, match="already dismissed"):
         assign_row(funds.db, funds.settings, scope, row_id, funds.campaign)
     with funds.db.session() as session:
-        assert [r.line for r in list_rows(session)] == [4, 5]
-        assert [r.line for r in list_rows(session, "dismissed")] == [7]
-        assert len(list_rows(session, None)) == 3
+        assert [r.line for r in list_rows(session, READER)] == [4, 5]
+        assert [r.line for r in list_rows(session, READER, "dismissed")] == [7]
+        assert len(list_rows(session, READER, None)) == 3
         with pytest.raises(ValidationError):
-            list_rows(session, "lost")
+            list_rows(session, READER, "lost")
     again = run(funds, data, "vietcombank")
     assert len(again.duplicates) == 3 and again.assertion.ok
 
@@ -512,7 +514,7 @@ def test_a_district_manager_records_only_for_its_district(funds: Any) -> None:
 def test_memos_and_counterparty_accounts_never_reach_a_leaf(funds: Any) -> None:
     report = run(funds, sample(funds).csv())
     with funds.db.session() as session:
-        row_id = list_rows(session)[0].id
+        row_id = list_rows(session, READER)[0].id
     assign_row(funds.db, funds.settings, command_line("manager"), row_id, funds.campaign)
     run(funds, (DATA / "imports" / "unmatched.csv").read_bytes(), "vietcombank")
     everything = leaves(funds)

@@ -202,6 +202,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("bank_format", sa.String(length=48), nullable=False),
         sa.Column("campaign", sa.String(length=48), nullable=True),
+        sa.Column("unit", sa.String(length=48), nullable=True),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("report", sa.Text(), nullable=False),
