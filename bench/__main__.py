@@ -1,9 +1,11 @@
-"""``python -m bench [--sizes 10000,100000,1000000 | --quick]``: run every benchmark, print tables.
+"""``python -m bench [--sizes 10000,100000,1000000 | --quick] [--funds-only]``: run the benchmarks.
 
 One ledger grows batch by batch to the largest size; at each size the proofs are
-timed and an export is written. verify-export runs last, once nothing else holds
-memory. The tables go to standard output, progress to standard error, and every
-figure to ``bench/results/latest.json``.
+timed and an export is written. verify-export runs once nothing else holds memory.
+The fund operations benchmark (``bench/funds.py``) runs last, on ledgers of its own;
+``--funds-only`` runs just that one. The tables go to standard output, progress to
+standard error, and every figure to ``bench/results/latest.json`` (``funds.json``
+with ``--funds-only``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import append, peer, proofs, verify_export, workload
+from bench import append, funds, peer, proofs, verify_export, workload
 from bench.report import (
     INFO,
     NOT_RUN,
@@ -44,7 +46,10 @@ from bench.report import (
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
+FUNDS_SIZES = (10_000, 30_000)
+FUNDS_QUICK_SIZES = (5_000, 15_000)
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+FUNDS_RESULTS = RESULTS.with_name("funds.json")
 
 APPEND_TARGET = 0.5
 FLAT_TARGET = 0.8
@@ -55,14 +60,20 @@ MEMORY_TARGET = 200 * (1 << 20)
 MEMORY_TARGET_SIZE = 1_000_000
 
 
-def _sizes(text: str) -> list[int]:
+def _sizes(text: str, minimum: int = 2) -> list[int]:
     try:
         sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"sizes must be integers: {text!r}") from err
-    if not sizes or sizes[0] < 2:
-        raise argparse.ArgumentTypeError("sizes must be at least 2 (the genesis entry is one)")
+    if not sizes or sizes[0] < minimum:
+        if minimum == 2:
+            raise argparse.ArgumentTypeError("sizes must be at least 2 (the genesis entry is one)")
+        raise argparse.ArgumentTypeError(f"sizes must be at least {minimum}")
     return sizes
+
+
+def _gift_sizes(text: str) -> list[int]:
+    return _sizes(text, minimum=1)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -70,16 +81,37 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sizes", type=_sizes, help="tree sizes to measure at (default 10^4..10^6)"
     )
-    parser.add_argument("--quick", action="store_true", help="sizes 10^4 and 10^5 only")
-    parser.add_argument("--batch", type=int, default=1000, help="entries per append (1000)")
-    parser.add_argument("--samples", type=int, default=200, help="proofs per kind and size (200)")
+    parser.add_argument(
+        "--quick", action="store_true", help="sizes 10^4 and 10^5 only (fund gifts 5000, 15000)"
+    )
+    parser.add_argument(
+        "--funds-only", action="store_true", help="only the fund operations benchmark"
+    )
+    parser.add_argument(
+        "--funds-sizes",
+        type=_gift_sizes,
+        help="gifts to measure the fund operations at (default 10000,30000; --quick 5000,15000)",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=1000, help="entries per append, gifts per fund batch (1000)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=200,
+        help="proofs per kind and size, single fund allocations per size (200)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="verify-export rounds (3)")
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--workdir", type=Path, help="keep the databases and exports here")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument("--output", type=Path, help="JSON results file")
     args = parser.parse_args(argv)
     if args.sizes is None:
         args.sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    if args.funds_sizes is None:
+        args.funds_sizes = list(FUNDS_QUICK_SIZES if args.quick else FUNDS_SIZES)
+    if args.output is None:
+        args.output = FUNDS_RESULTS if args.funds_only else RESULTS
     if args.batch < 1 or args.samples < 1 or args.rounds < 1:
         parser.error("--batch, --samples and --rounds must be positive")
     return args
@@ -138,6 +170,11 @@ def run(args: argparse.Namespace, folder: Path, say: Progress) -> dict[str, Any]
         result["export"] = {k: v for k, v in exports[n].items() if k != "path"}
         verify_results[n] = result
     return {"append": appends, "proofs": proof_results, "verify_export": verify_results}
+
+
+def run_funds(args: argparse.Namespace, folder: Path, say: Progress) -> dict[str, Any]:
+    gc.collect()
+    return funds.run(folder, args.funds_sizes, args.batch, args.samples, args.seed, say)
 
 
 def _append_table(results: dict[str, Any], sizes: list[int]) -> tuple[Table, dict[str, Any]]:
@@ -390,10 +427,9 @@ def _targets(
     proof_verdicts: dict[int, Any],
     verify_verdicts: dict[int, Any],
     results: dict[str, Any],
-) -> tuple[Table, list[dict[str, Any]]]:
-    table = Table("Targets", ("target", "measured", "status"))
-    rows: list[dict[str, Any]] = []
-
+    table: Table,
+    rows: list[dict[str, Any]],
+) -> None:
     def add(name: str, measured: str, status: str) -> None:
         table.add(name, measured, status)
         rows.append({"target": name, "measured": measured, "status": status})
@@ -425,7 +461,6 @@ def _targets(
         add(name, mib(peak), verdict(peak < MEMORY_TARGET))
     else:
         add(name, f"not measured (add {MEMORY_TARGET_SIZE} to --sizes)", NOT_RUN)
-    return table, rows
 
 
 def _revision() -> str:
@@ -473,7 +508,8 @@ def _environment(args: argparse.Namespace) -> dict[str, Any]:
         "pymerkle": peer.VERSION,
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "sizes": args.sizes,
+        "sizes": [] if args.funds_only else args.sizes,
+        "funds_sizes": args.funds_sizes,
         "batch": args.batch,
         "samples": args.samples,
         "rounds": args.rounds,
@@ -505,33 +541,56 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     say = Progress()
     environment = _environment(args)
-    say(f"sizes {', '.join(size_label(n) for n in args.sizes)}; batch {args.batch}")
+    gifts = ", ".join(size_label(n) for n in args.funds_sizes)
+    if args.funds_only:
+        say(f"fund operations only: gifts {gifts}; batch {args.batch}")
+    else:
+        say(f"sizes {', '.join(size_label(n) for n in args.sizes)}; batch {args.batch}")
+
+    def run_all(folder: Path) -> dict[str, Any]:
+        results = {} if args.funds_only else run(args, folder, say)
+        results["funds"] = run_funds(args, folder / "funds", say)
+        return results
+
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        results = run(args, args.workdir, say)
+        results = run_all(args.workdir)
     else:
         folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
         try:
-            results = run(args, folder, say)
+            results = run_all(folder)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     environment["seconds"] = time.perf_counter() - say.started
     environment["ledger_source_changed"] = _fingerprint() != environment["ledger_source"]
     sizes = args.sizes
-    append_table, append_verdict = _append_table(results, sizes)
-    proof_table, proof_verdicts = _proof_table(results, sizes)
-    verify_table, verify_verdicts = _verify_table(results, sizes)
-    targets, target_rows = _targets(sizes, append_verdict, proof_verdicts, verify_verdicts, results)
+    targets = Table("Targets", ("target", "measured", "status"))
+    target_rows: list[dict[str, Any]] = []
+    tables: list[Table] = []
+    measured = f"fund gifts {gifts}"
+    if not args.funds_only:
+        append_table, append_verdict = _append_table(results, sizes)
+        proof_table, proof_verdicts = _proof_table(results, sizes)
+        verify_table, verify_verdicts = _verify_table(results, sizes)
+        _targets(
+            sizes, append_verdict, proof_verdicts, verify_verdicts, results, targets, target_rows
+        )
+        tables += [append_table, proof_table, _peer_table(results, sizes), verify_table]
+        measured = f"sizes {', '.join(size_label(n) for n in sizes)}, {measured}"
+    fund_tables, fund_targets = funds.tables(results["funds"])
+    tables += fund_tables
+    for name, value, status in fund_targets:
+        targets.add(name, value, status)
+        target_rows.append({"target": name, "measured": value, "status": status})
+    tables.append(targets)
     header = (
         f"Ledger benchmarks: Python {environment['python']}, SQLite {environment['sqlite']}, "
         f"{environment['cpus']} CPUs, {environment['platform']}, "
         f"revision {environment['revision']}\n"
-        f"{environment['command']}: sizes {', '.join(size_label(n) for n in sizes)}, "
-        f"finished in {secs(environment['seconds'])}"
+        f"{environment['command']}: {measured}, finished in {secs(environment['seconds'])}"
     )
     if environment["ledger_source_changed"]:
         header += "\nWARNING: ledger/ changed during the run; the figures may mix versions."
-    tables = [append_table, proof_table, _peer_table(results, sizes), verify_table, targets]
     print("\n\n".join([header, *(table.render() for table in tables)]))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     document = {"environment": environment, "targets": target_rows, **results}
