@@ -20,7 +20,6 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -96,7 +95,20 @@ class PostingRow(Base):
     campaign: Mapped[str | None] = mapped_column(CODE, index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_fund_postings_pool", "fund", "account", "earmark"),)
+
+class PoolRow(Base):
+    """The running total of one (fund, account, earmark) pool: the sum of its postings.
+
+    Kept in the same transaction as the postings, so that the balance check under
+    the append lock reads one row instead of summing a fund's whole history.
+    """
+
+    __tablename__ = "fund_pools"
+
+    fund: Mapped[str] = mapped_column(CODE, primary_key=True)
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    earmark: Mapped[str] = mapped_column(String(300), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
 
 
 class ContributionRow(Base):

@@ -23,7 +23,9 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ledger import log
@@ -33,7 +35,7 @@ from ledger.errors import BalanceError, ChainError, NotFoundError, ValidationErr
 from ledger.funds import postings as p
 from ledger.funds import schemas
 from ledger.funds.access import Scope
-from ledger.funds.models import PostingRow
+from ledger.funds.models import PoolRow, PostingRow
 from ledger.funds.privacy import PrivacyKey
 from ledger.funds.state import UnitTree
 from ledger.funds.text import dong
@@ -116,6 +118,7 @@ class Recorder:
         self._drafts: list[Draft] = []
         self._prepared: list[Prepared] = []
         self._held: dict[tuple[type[Any], str], Any] = {}
+        self._add_to_pool = self._pool_upsert()
 
     @property
     def next_index(self) -> int:
@@ -191,26 +194,36 @@ class Recorder:
         return f"{self.settings.base_url}/r/{receipt}"
 
     def _post(self, kind: str, body: Mapping[str, Any], index: int) -> None:
-        """Write the entry's postings, then refuse if a guarded balance went negative."""
+        """Write the entry's postings and pool totals; refuse if a guarded pool went negative."""
         legs = p.postings_for(kind, body, self.postings_of)
         if not legs:
             return
-        self.session.connection().execute(
-            insert(PostingRow),
-            [{"entry_index": index, **leg._asdict()} for leg in legs],
+        connection = self.session.connection()
+        connection.execute(
+            insert(PostingRow), [{"entry_index": index, **leg._asdict()} for leg in legs]
         )
         for leg in legs:
-            if leg.amount >= 0 or leg.account not in p.GUARDED:
-                continue
-            total = self.session.scalar(
-                select(func.coalesce(func.sum(PostingRow.amount), 0)).where(
-                    PostingRow.fund == leg.fund,
-                    PostingRow.account == leg.account,
-                    PostingRow.earmark == leg.earmark,
-                )
-            )
-            if int(total or 0) < 0:
-                raise BalanceError(_shortfall(leg, -leg.amount, -leg.amount + int(total or 0)))
+            total = connection.execute(
+                self._add_to_pool,  # one statement per leg: adds, then reads the total
+                {"fund": leg.fund, "account": leg.account, "earmark": leg.earmark, "d": leg.amount},
+            ).scalar_one()
+            if leg.amount < 0 and leg.account in p.GUARDED and total < 0:
+                raise BalanceError(_shortfall(leg, -leg.amount, total - leg.amount))
+
+    def _pool_upsert(self) -> Any:
+        """``INSERT … ON CONFLICT DO UPDATE … RETURNING balance`` in this database's dialect."""
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = upsert(PoolRow).values(
+            fund=bindparam("fund"),
+            account=bindparam("account"),
+            earmark=bindparam("earmark"),
+            balance=bindparam("d"),
+        )
+        return statement.on_conflict_do_update(
+            index_elements=["fund", "account", "earmark"],
+            set_={"balance": PoolRow.balance + statement.excluded.balance},
+        ).returning(PoolRow.balance)
 
 
 def _shortfall(leg: p.Posting, wanted: int, held: int) -> str:

@@ -1,8 +1,9 @@
 """Reading the fund projections: the unit tree, registries and balances.
 
 Functions take the session explicitly and return plain values. Balances are sums of
-postings (see ``ledger.funds.postings``), so they are exactly what an auditor gets by
-replaying the log.
+postings (see ``ledger.funds.postings``): a fund's are read from the running pool
+totals, a campaign's from the postings that name it. Either is exactly what an
+auditor gets by replaying the log, and ``ledger verify`` checks that it is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ledger.funds.models import (
     FundRow,
     MobilizerRow,
     PledgeRow,
+    PoolRow,
     PostingRow,
     ReversalRow,
     UnitRow,
@@ -159,17 +161,6 @@ def open_campaigns(session: Session, fund_code: str, day: str) -> Sequence[Campa
     ).all()
 
 
-def pool_total(session: Session, fund_code: str, account: str, earmark: str) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(PostingRow.amount), 0)).where(
-            PostingRow.fund == fund_code,
-            PostingRow.account == account,
-            PostingRow.earmark == earmark,
-        )
-    )
-    return int(total or 0)
-
-
 def _account_sums(session: Session, *conditions: object) -> dict[str, int]:
     rows = session.execute(
         select(PostingRow.account, func.sum(PostingRow.amount))
@@ -183,8 +174,8 @@ def fund_balances(session: Session) -> dict[str, Balance]:
     """Every fund's balance in one grouped query."""
     sums: dict[str, dict[str, int]] = defaultdict(dict)
     for fund_code, account, total in session.execute(
-        select(PostingRow.fund, PostingRow.account, func.sum(PostingRow.amount)).group_by(
-            PostingRow.fund, PostingRow.account
+        select(PoolRow.fund, PoolRow.account, func.sum(PoolRow.balance)).group_by(
+            PoolRow.fund, PoolRow.account
         )
     ):
         sums[fund_code][account] = int(total)
@@ -197,7 +188,12 @@ def balance_of_funds(session: Session, codes: Iterable[str]) -> Balance:
     wanted = set(codes)
     if not wanted:
         return Balance()
-    return balance_from(_account_sums(session, PostingRow.fund.in_(wanted)))
+    rows = session.execute(
+        select(PoolRow.account, func.sum(PoolRow.balance))
+        .where(PoolRow.fund.in_(wanted))
+        .group_by(PoolRow.account)
+    )
+    return balance_from({account: int(total) for account, total in rows})
 
 
 def unit_balance(session: Session, code: str, tree: UnitTree | None = None) -> Balance:

@@ -24,11 +24,22 @@ def test_verify_names_a_fund_whose_published_balance_was_edited(
     funds.give(1_500_000)
     with funds.db.engine.begin() as connection:
         connection.execute(
-            text("UPDATE fund_postings SET amount = amount + 1000000 WHERE account = 'available'")
+            text("UPDATE fund_pools SET balance = balance + 1000000 WHERE account = 'available'")
         )
     result = runner.invoke(main, ["verify"])
     assert result.exit_code == 1
     assert (
         "fund LS-COVID: available is 2500000 in the database but 1500000 from the log"
         in result.output
+    )
+
+
+def test_verify_names_a_campaign_whose_postings_were_edited(funds: Any, runner: CliRunner) -> None:
+    funds.give(1_500_000)
+    with funds.db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM fund_postings"))
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 1
+    assert (
+        "campaign LS-2026: available is 0 in the database but 1500000 from the log" in result.output
     )

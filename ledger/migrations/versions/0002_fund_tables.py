@@ -160,12 +160,17 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "fund_pools",
+        sa.Column("fund", sa.String(length=48), nullable=False),
+        sa.Column("account", sa.String(length=32), nullable=False),
+        sa.Column("earmark", sa.String(length=300), nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("fund", "account", "earmark"),
+    )
     op.create_index(op.f("ix_fund_postings_campaign"), "fund_postings", ["campaign"], unique=False)
     op.create_index(
         op.f("ix_fund_postings_entry_index"), "fund_postings", ["entry_index"], unique=False
-    )
-    op.create_index(
-        "ix_fund_postings_pool", "fund_postings", ["fund", "account", "earmark"], unique=False
     )
     op.create_table(
         "fund_reversals",
