@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger.errors import CampaignDateError, DuplicateError, ValidationError
-from ledger.funds import state
 from ledger.funds.models import (
     CampaignRow,
     ContributionRow,
@@ -39,7 +38,7 @@ def choose_campaign(rec: Recorder, fund: FundRow, code: str | None, day: str) ->
         if campaign is None or campaign.fund != fund.code:
             raise _invalid("campaign", f"fund {fund.code} has no campaign {code!r}")
     else:
-        open_now = state.open_campaigns(rec.session, fund.code, day)
+        open_now = rec.open_campaigns(fund.code, day)
         if not open_now:
             raise CampaignDateError(f"fund {fund.code} has no campaign open on {day}")
         if len(open_now) > 1:

@@ -33,9 +33,9 @@ from ledger.db import Database
 from ledger.entries import Draft
 from ledger.errors import BalanceError, ChainError, NotFoundError, ValidationError
 from ledger.funds import postings as p
-from ledger.funds import schemas
+from ledger.funds import schemas, state
 from ledger.funds.access import Scope
-from ledger.funds.models import PoolRow, PostingRow
+from ledger.funds.models import CampaignRow, PoolRow, PostingRow
 from ledger.funds.privacy import PrivacyKey
 from ledger.funds.state import UnitTree
 from ledger.funds.text import dong
@@ -119,6 +119,7 @@ class Recorder:
         self._prepared: list[Prepared] = []
         self._held: dict[tuple[type[Any], str], Any] = {}
         self._add_to_pool = self._pool_upsert()
+        self._open: dict[tuple[str, str], list[CampaignRow]] = {}
 
     @property
     def next_index(self) -> int:
@@ -159,6 +160,17 @@ class Recorder:
         ]
 
     # -- helpers for the preparers -------------------------------------------------
+
+    def open_campaigns(self, fund: str, day: str) -> list[CampaignRow]:
+        """The fund's campaigns open on ``day``, asked once per fund and day in a batch."""
+        key = (fund, day)
+        if key not in self._open:
+            self._open[key] = list(state.open_campaigns(self.session, fund, day))
+        return self._open[key]
+
+    def forget_open_campaigns(self) -> None:
+        """A campaign was recorded: the answers of ``open_campaigns`` may have changed."""
+        self._open.clear()
 
     def registered(self, model: type[R], code: str) -> R | None:
         """A unit, fund, campaign or mobiliser row, held for the rest of the transaction.

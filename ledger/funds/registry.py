@@ -123,6 +123,7 @@ def record_campaign(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
         "distribute_by": data["distribute_by"],
         "account": account,
     }
+    rec.forget_open_campaigns()
     rec.session.add(
         CampaignRow(
             code=code,
