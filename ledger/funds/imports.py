@@ -8,7 +8,7 @@ repeat and must not lose a line:
   importing the same statement twice (or two overlapping ones) counts nothing twice;
 * a credit whose memo names no campaign, on a statement not said to be one
   campaign's account, is kept as an unmatched import row for a manager to assign or
-  dismiss (``ledger.funds.import_rows``), never guessed;
+  dismiss (``ledger.funds.import_settling``), never guessed;
 * a line that cannot be read, or that the ledger refuses (dated outside its
   campaign's open period, say), is reported with its line number and does not stop
   the others, unless the importer asked for all or nothing.
@@ -47,15 +47,17 @@ from ledger.funds.import_rows import (
     ImportReport,
     Invalid,
     Unmatched,
-    assign_row,
     contribution_data,
+    memo_references,
+    require_campaign,
+)
+from ledger.funds.import_settling import (
+    assign_row,
     dismiss_row,
     get_batch,
     list_rows,
-    memo_references,
     record_assignment,
     record_dismissal,
-    require_campaign,
     row_document,
 )
 from ledger.funds.models import CampaignRow, ContributionRow, FundRow, ImportBatchRow, ImportRowRow

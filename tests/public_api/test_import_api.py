@@ -24,7 +24,8 @@ from ledger.funds import tokens
 from ledger.funds.access import ADMIN, AUDITOR, AWARDS_BOARD, FUND_MANAGER, command_line
 from ledger.funds.bank_formats import load_formats
 from ledger.funds.imports import import_statement
-from public_api.import_views import MAX_STATEMENT_BYTES, XLSX
+from public_api.import_schemas import XLSX
+from public_api.import_views import MAX_STATEMENT_BYTES
 
 API = "/api/v1"
 DATA = Path(__file__).resolve().parents[1] / "data"
