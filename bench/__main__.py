@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import append, funds, peer, proofs, verify_export, workload
+from bench import append, funds, funds_report, peer, proofs, verify_export, workload
 from bench.report import (
     INFO,
     NOT_RUN,
@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         tables += [append_table, proof_table, _peer_table(results, sizes), verify_table]
         measured = f"sizes {', '.join(size_label(n) for n in sizes)}, {measured}"
-    fund_tables, fund_targets = funds.tables(results["funds"])
+    fund_tables, fund_targets = funds_report.tables(results["funds"])
     tables += fund_tables
     for name, value, status in fund_targets:
         targets.add(name, value, status)

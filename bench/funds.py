@@ -1,24 +1,13 @@
 """Fund operations on the write path: gifts in batches, single allocations, balance reads.
 
 Every operation goes through ``ledger.funds.recorder.Recorder`` as a writer's request
-does: the schema, the registry look-ups (fund, campaign, mobiliser), the duplicate
-bank-reference check, the projection rows and postings (each in a savepoint), the
-balance checks, then one ``log.append`` and one signed checkpoint per transaction.
-
-* **Gifts in batches.** Each batch of contributions is recorded in one
-  ``database.writing()`` transaction (ours, timed from opening it to its commit),
-  then, untimed, the leaves just written are read back from ``log_entries`` and go
-  through ``bench.append.RawBaseline`` (raw), and the entry bodies ours recorded go
-  through ``log.append`` into a second ledger (log only: the log without the fund
-  layer). Building the requests is not timed on any side.
-* **Single writes.** One allocation per transaction, as the API records them, from
-  the fund that holds most of the gifts; each allocation checks, inside the append
-  lock, that the fund's ``available`` pool stays non-negative with a SUM over
-  ``fund_postings``. Interleaved with the raw baseline appending one leaf per
-  transaction, and with that SUM alone through ``sqlite3``.
-* **Balance reads.** ``state.fund_balances`` and ``state.unit_balance`` (one read
-  session each, as a request opens one) against a plain ``sqlite3`` GROUP BY over
-  the same file.
+does, so the figures are those of the real write path, each taken beside a baseline
+in the same process and interleaved with it: the raw baseline of ``bench.append`` and
+``log.append`` alone for gifts in batches; the raw one-leaf append and the
+``fund_pools`` row the balance check reads for single allocations; plain ``sqlite3``
+GROUP BYs over ``fund_pools`` (and, for context, over ``fund_postings``) for balance
+reads. The tables are built by ``bench.funds_report``; bench/README.md says what each
+figure includes and what the targets are.
 """
 
 from __future__ import annotations
@@ -26,67 +15,48 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from bench import workload
 from bench.append import RawBaseline
-from bench.report import (
-    INFO,
-    Table,
-    median,
-    ms,
-    percentile,
-    ratio,
-    secs,
-    size_label,
-    times,
-    verdict,
-)
+from bench.funds_report import per_gift, summary
 from ledger import log
 from ledger.db import sqlite_path
 from ledger.entries import Draft
 from ledger.funds import state
 from ledger.funds.access import command_line
-from ledger.funds.models import PostingRow
+from ledger.funds.models import PoolRow
 from ledger.funds.privacy import PrivacyKey
 from ledger.funds.recorder import Recorded, Recorder, record, today_in_vietnam
 from ledger.models import EntryRow
 
-GIFT_TARGET = 4.0  # Recorder per gift, at most this many times log.append alone
-FLAT_TARGET = 1.25  # per-gift time at the largest size, at most this many times the smallest
-SINGLE_TARGET = 10.0  # one allocation per transaction, at most this many times raw
-READ_TARGET = 2.0  # a balance read, at most this many times the raw GROUP BY
 READ_SAMPLES = 25
-RAW_GROUP_BY = "SELECT fund, account, SUM(amount) FROM fund_postings GROUP BY fund, account"
-POOL_INDEX = "ix_fund_postings_pool"
+RAW_POOLS = "SELECT fund, account, SUM(balance) FROM fund_pools GROUP BY fund, account"
+RAW_POSTINGS = "SELECT fund, account, SUM(amount) FROM fund_postings GROUP BY fund, account"
+POOL_POSTINGS = "SELECT COUNT(*) FROM fund_postings WHERE fund = ? AND account = ? AND earmark = ?"
 COUNTED_GIFTS = 100
 
 ACTOR = "ke-toan-ubmttq-tinh"
 PROVINCE = ("LS", "Tỉnh Lạng Sơn")
 DISTRICTS = (
-    ("LS-TP", "Thành phố Lạng Sơn"),
-    ("LS-CL", "Huyện Cao Lộc"),
-    ("LS-HL", "Huyện Hữu Lũng"),
-    ("LS-VL", "Huyện Văn Lãng"),
-)
+    ("LS-TP", "Thành phố Lạng Sơn"), ("LS-CL", "Huyện Cao Lộc"),
+    ("LS-HL", "Huyện Hữu Lũng"), ("LS-VL", "Huyện Văn Lãng"),
+)  # fmt: skip
 # Fund code, unit, kind, share of the gifts. The province's fund takes the most, so
-# the single writes spend from a fund holding many postings.
+# the single writes spend from the fund with the longest history of postings.
 FUNDS = (
-    ("LS-COVID", "LS", "covid19", 40),
-    ("LS-POOR", "LS", "poor", 10),
-    ("LS-TP-COVID", "LS-TP", "covid19", 20),
-    ("LS-CL-COVID", "LS-CL", "covid19", 12),
-    ("LS-HL-COVID", "LS-HL", "covid19", 10),
-    ("LS-VL-COVID", "LS-VL", "covid19", 8),
-)
+    ("LS-COVID", "LS", "covid19", 40), ("LS-POOR", "LS", "poor", 10),
+    ("LS-TP-COVID", "LS-TP", "covid19", 20), ("LS-CL-COVID", "LS-CL", "covid19", 12),
+    ("LS-HL-COVID", "LS-HL", "covid19", 10), ("LS-VL-COVID", "LS-VL", "covid19", 8),
+)  # fmt: skip
 HOT_FUND = "LS-COVID"
 MOBILIZER_ORGANISATIONS = (("HLHPN", "Hội Liên hiệp Phụ nữ"), ("DTN", "Đoàn Thanh niên"))
 OPEN_DAYS = 60
@@ -100,55 +70,46 @@ class Registry:
     campaigns: dict[str, str]
     mobilizers: dict[str, tuple[str, ...]]
 
-    @property
-    def opens(self) -> date:
-        return self.today - timedelta(days=OPEN_DAYS)
+
+def _campaign(today: date, fund: str, number: int) -> dict[str, Any]:
+    return {
+        "code": f"{fund}-{today.year}",
+        "fund": fund,
+        "name": f"Vận động ủng hộ năm {today.year}",
+        "purpose": "Hỗ trợ người dân gặp khó khăn do dịch COVID-19",
+        "reference": fund.replace("-", ""),
+        "opens": (today - timedelta(days=OPEN_DAYS)).isoformat(),
+        "closes": (today + timedelta(days=OPEN_DAYS)).isoformat(),
+        "distribute_by": (today + timedelta(days=3 * OPEN_DAYS)).isoformat(),
+        "account": {
+            "bank_bin": "970436",
+            "bank_name": "Vietcombank",
+            "number": f"03510001{number:05d}",
+            "holder": "Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh Lạng Sơn",
+        },
+    }
 
 
 def registry_operations(today: date) -> tuple[list[tuple[str, dict[str, Any]]], Registry]:
     """A province, its districts, their funds, one open campaign each, two mobilisers per unit."""
-    year = today.year
     operations: list[tuple[str, dict[str, Any]]] = [
         ("unit", {"code": PROVINCE[0], "name": PROVINCE[1], "level": "province"})
     ]
     for code, name in DISTRICTS:
-        operations.append(
-            ("unit", {"code": code, "name": name, "level": "district", "parent": PROVINCE[0]})
-        )
+        unit = {"code": code, "name": name, "level": "district", "parent": PROVINCE[0]}
+        operations.append(("unit", unit))
     campaigns: dict[str, str] = {}
+    for number, (fund, unit_code, kind, _share) in enumerate(FUNDS):
+        operations.append(("fund", {"code": fund, "unit": unit_code, "kind": kind}))
+        operations.append(("campaign", _campaign(today, fund, number)))
+        campaigns[fund] = operations[-1][1]["code"]
     mobilizers: dict[str, tuple[str, ...]] = {}
-    for number, (fund, unit, kind, _share) in enumerate(FUNDS):
-        operations.append(("fund", {"code": fund, "unit": unit, "kind": kind}))
-        campaigns[fund] = f"{fund}-{year}"
-        operations.append(
-            (
-                "campaign",
-                {
-                    "code": campaigns[fund],
-                    "fund": fund,
-                    "name": f"Vận động ủng hộ năm {year}",
-                    "purpose": "Hỗ trợ người dân gặp khó khăn do dịch COVID-19",
-                    "reference": fund.replace("-", ""),
-                    "opens": (today - timedelta(days=OPEN_DAYS)).isoformat(),
-                    "closes": (today + timedelta(days=OPEN_DAYS)).isoformat(),
-                    "distribute_by": (today + timedelta(days=3 * OPEN_DAYS)).isoformat(),
-                    "account": {
-                        "bank_bin": "970436",
-                        "bank_name": "Vietcombank",
-                        "number": f"03510001{number:05d}",
-                        "holder": "Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh Lạng Sơn",
-                    },
-                },
-            )
-        )
-    for unit, _name in (PROVINCE, *DISTRICTS):
-        codes = []
-        for suffix, organisation in MOBILIZER_ORGANISATIONS:
-            code = f"{unit}-{suffix}"
-            codes.append(code)
-            data = {"code": code, "name": organisation, "type": "collective", "unit": unit}
+    for unit_code, _name in (PROVINCE, *DISTRICTS):
+        codes = tuple(f"{unit_code}-{suffix}" for suffix, _ in MOBILIZER_ORGANISATIONS)
+        for code, (_suffix, name) in zip(codes, MOBILIZER_ORGANISATIONS, strict=True):
+            data = {"code": code, "name": name, "type": "collective", "unit": unit_code}
             operations.append(("mobilizer", data))
-        mobilizers[unit] = tuple(codes)
+        mobilizers[unit_code] = codes
     by_fund = {fund: mobilizers[unit] for fund, unit, _kind, _share in FUNDS}
     return operations, Registry(today, campaigns, by_fund)
 
@@ -178,7 +139,7 @@ def gift(rng: random.Random, registry: Registry, serial: int) -> dict[str, Any]:
     """A contribution as a writer posts it (the server adds the receipt ID and the hashes)."""
     fund = rng.choices([f[0] for f in FUNDS], weights=[f[3] for f in FUNDS])[0]
     channel = rng.choices(("bank", "cash", "in_kind"), weights=(70, 25, 5))[0]
-    day = registry.opens + timedelta(days=rng.randrange(OPEN_DAYS + 1))
+    day = registry.today - timedelta(days=OPEN_DAYS - rng.randrange(OPEN_DAYS + 1))
     data: dict[str, Any] = {
         "fund": fund,
         "amount": rng.choice(workload.AMOUNTS) * rng.choice((1, 1, 1, 2, 10, 100)),
@@ -202,12 +163,11 @@ def gift(rng: random.Random, registry: Registry, serial: int) -> dict[str, Any]:
 
 def allocation(rng: random.Random, registry: Registry, serial: int) -> dict[str, Any]:
     """Support for one worker under a Resolution 68 programme, from the province's fund."""
-    name = _person(rng)
     return {
         "fund": HOT_FUND,
         "amount": rng.choice((1_000_000, 1_500_000, 3_710_000)),
         "beneficiary": {
-            "display": name,
+            "display": _person(rng),
             "type": "individual",
             "unit": rng.choice(DISTRICTS)[0],
             "national_id": f"020{rng.randrange(10**9):09d}",
@@ -233,34 +193,19 @@ class GiftBatch:
     log_only: float
 
 
-def _summary(samples: list[float]) -> dict[str, float]:
-    return {
-        "median": median(samples),
-        "p90": percentile(samples, 0.9),
-        "p99": percentile(samples, 0.99),
-        "max": max(samples),
-    }
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[int]]:
+    """Count the statements an engine sends; listening only here keeps timed runs bare."""
+    seen = [0]
 
+    def count(*_args: Any) -> None:
+        seen[0] += 1
 
-class SqlCounter:
-    """Counts the statements an engine sends while ``counting`` is on (untimed runs only)."""
-
-    def __init__(self, engine: Any) -> None:
-        self.count = 0
-        self.on = False
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *_args: Any) -> None:
-        if self.on:
-            self.count += 1
-
-    @contextmanager
-    def counting(self) -> Iterator[None]:
-        self.count, self.on = 0, True
-        try:
-            yield
-        finally:
-            self.on = False
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 @dataclass
@@ -286,38 +231,38 @@ class FundsBench:
         operations, self.registry = registry_operations(today_in_vietnam())
         record(self.ledger.database, self.settings, self.scope, operations)
         self.raw.append(self._leaves(0))  # genesis and the registry, untimed
-        self.log_signer = self.log_only.signer
         path = sqlite_path(self.settings.database_url)
         assert path is not None
         self.reader = sqlite3.connect(path, isolation_level=None)
-        self.counter = SqlCounter(self.ledger.database.engine)
 
     def _leaves(self, start: int) -> list[bytes]:
         with self.ledger.database.session() as session:
-            return list(
-                session.scalars(
-                    select(EntryRow.leaf).where(EntryRow.index >= start).order_by(EntryRow.index)
-                )
-            )
+            query = select(EntryRow.leaf).where(EntryRow.index >= start)
+            return list(session.scalars(query.order_by(EntryRow.index)))
 
-    def _record_gifts(self, requests: list[dict[str, Any]]) -> list[Recorded]:
+    def _record(self, kind: str, requests: Sequence[Mapping[str, Any]]) -> list[Recorded]:
+        """One ``writing()`` transaction through the Recorder, as a writer's request runs."""
         with self.ledger.database.writing() as session:
             recorder = Recorder(session, self.settings, self.scope, self.privacy)
             for data in requests:
-                recorder.add("contribution", data)
+                recorder.add(kind, data)
             return recorder.commit()
+
+    def _allocate(self) -> int:
+        data = allocation(self.rng, self.registry, self.allocations)
+        self.allocations += 1
+        return self._record("allocation", [data])[0].index
 
     def grow(self, target: int, progress: Callable[[int], None] | None = None) -> None:
         """Record gifts in batches until ``target`` gifts are recorded."""
         started = time.perf_counter()
-        database = self.ledger.database
         while self.gifts < target:
             count = min(self.batch_size, target - self.gifts)
             requests = [gift(self.rng, self.registry, self.gifts + i) for i in range(count)]
-            with database.session() as session:
+            with self.ledger.database.session() as session:
                 first = log.tree_size(session)
             t0 = time.perf_counter()
-            recorded = self._record_gifts(requests)
+            recorded = self._record("contribution", requests)
             t1 = time.perf_counter()
             drafts = [Draft(r.kind, r.body, ACTOR) for r in recorded]
             leaves = self._leaves(first)
@@ -325,7 +270,7 @@ class FundsBench:
             self.raw.append(leaves)
             t3 = time.perf_counter()
             with self.log_only.database.writing() as session:
-                log.append(session, drafts, self.log_signer)
+                log.append(session, drafts, self.log_only.signer)
             t4 = time.perf_counter()
             if len(leaves) != count:
                 raise RuntimeError(f"a batch of {count} gifts wrote {len(leaves)} entries")
@@ -335,45 +280,23 @@ class FundsBench:
                 progress(self.gifts)
         self.wall += time.perf_counter() - started
 
-    def per_gift(self, low: int = 0, high: int | None = None) -> dict[str, float]:
-        """Median per-batch seconds per gift of batches ending in (low, high]."""
-        chosen = [b for b in self.batches if low < b.end <= (high or b.end)]
-        return {
-            "batches": len(chosen),
-            "ours": median([b.ours / b.count for b in chosen]),
-            "raw": median([b.raw / b.count for b in chosen]),
-            "log_only": median([b.log_only / b.count for b in chosen]),
-        }
-
-    def _allocate(self) -> int:
-        """One allocation in its own transaction, as ``POST /allocations`` records it."""
-        data = allocation(self.rng, self.registry, self.allocations)
-        self.allocations += 1
-        with self.ledger.database.writing() as session:
-            recorder = Recorder(session, self.settings, self.scope, self.privacy)
-            recorder.add("allocation", data)
-            answer = recorder.commit()[0].answer()
-        index: int = answer["index"]
-        return index
-
     def _pool_sql(self) -> tuple[str, tuple[Any, ...]]:
-        """The recorder's balance-check query as SQLite receives it, and its parameters."""
-        statement = select(func.coalesce(func.sum(PostingRow.amount), 0)).where(
-            PostingRow.fund == HOT_FUND,
-            PostingRow.account == "available",
-            PostingRow.earmark == "",
+        """The pool row the recorder's check reads, as SQLite receives the lookup."""
+        statement = select(PoolRow.balance).where(
+            PoolRow.fund == HOT_FUND, PoolRow.account == "available", PoolRow.earmark == ""
         )
         compiled = statement.compile(dialect=sqlite_dialect.dialect())
         params = compiled.construct_params()
-        names = compiled.positiontup or []
-        return str(compiled), tuple(params[name] for name in names)
+        return str(compiled), tuple(params[name] for name in compiled.positiontup or [])
 
-    def plan(self, sql: str, params: tuple[Any, ...] = ()) -> list[str]:
-        rows = self.reader.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
-        return [row[3] for row in rows]
+    def _plan(self, sql: str, params: tuple[Any, ...] = ()) -> list[str]:
+        return [row[3] for row in self.reader.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.reader.execute(sql, params).fetchone()[0]
 
     def single_writes(self, samples: int) -> dict[str, Any]:
-        """``samples`` allocations, each beside one raw one-leaf append and the SUM alone."""
+        """``samples`` allocations, each beside one raw one-leaf append and the pool read."""
         sql, params = self._pool_sql()
         ours, raw, check = [], [], []
         for _ in range(samples):
@@ -389,24 +312,25 @@ class FundsBench:
             ours.append(t1 - t0)
             raw.append(t3 - t2)
             check.append(t4 - t3)
-        pool = self.reader.execute(
-            "SELECT COUNT(*) FROM fund_postings WHERE fund = ? AND account = ? AND earmark = ?",
-            (HOT_FUND, "available", ""),
-        ).fetchone()[0]
+        indexes = self.reader.execute("PRAGMA index_list(fund_pools)").fetchall()
         return {
             "samples": samples,
-            "ours": _summary(ours),
-            "raw": _summary(raw),
-            "balance_check_sql": _summary(check),
-            "pool_postings": pool,
-            "postings": self.reader.execute("SELECT COUNT(*) FROM fund_postings").fetchone()[0],
-            "balance_check_plan": self.plan(sql, params),
+            "ours": summary(ours),
+            "raw": summary(raw),
+            "pool_read": summary(check),
+            "pool_postings": self._one(POOL_POSTINGS, (HOT_FUND, "available", "")),
+            "postings": self._one("SELECT COUNT(*) FROM fund_postings"),
+            "pools": self._one("SELECT COUNT(*) FROM fund_pools"),
+            "pool_read_plan": self._plan(sql, params),
+            # SQLite keeps a non-integer primary key in an index of origin "pk".
+            "primary_key_indexes": [row[1] for row in indexes if row[3] == "pk"],
         }
 
     def balance_reads(self, samples: int) -> dict[str, Any]:
         """Balances through ``ledger.funds.state`` beside the same sums through ``sqlite3``."""
         database = self.ledger.database
-        fund_times, unit_times, raw_times = [], [], []
+        keys = ("fund_balances", "unit_balance", "raw_pools", "raw_postings")
+        times: dict[str, list[float]] = {key: [] for key in keys}
         for _ in range(samples):
             t0 = time.perf_counter()
             with database.session() as session:
@@ -415,69 +339,38 @@ class FundsBench:
             with database.session() as session:
                 province = state.unit_balance(session, PROVINCE[0])
             t2 = time.perf_counter()
-            rows = self.reader.execute(RAW_GROUP_BY).fetchall()
+            pools = self.reader.execute(RAW_POOLS).fetchall()
             t3 = time.perf_counter()
-            fund_times.append(t1 - t0)
-            unit_times.append(t2 - t1)
-            raw_times.append(t3 - t2)
-        available = sum(total for _fund, account, total in rows if account == "available")
-        if (
-            province.available != available
-            or sum(b.available for b in balances.values()) != available
-        ):
+            postings = self.reader.execute(RAW_POSTINGS).fetchall()
+            t4 = time.perf_counter()
+            for key, seconds in zip(keys, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                times[key].append(seconds)
+        if sorted(pools) != sorted(postings):
+            raise RuntimeError("the pool totals differ from the sums of their postings")
+        available = sum(total for _fund, account, total in pools if account == "available")
+        read = (province.available, sum(b.available for b in balances.values()))
+        if read != (available, available):
             raise RuntimeError("the balances read through the ledger differ from the raw sums")
-        return {
+        return {key: summary(values) for key, values in times.items()} | {
             "samples": samples,
-            "fund_balances": _summary(fund_times),
-            "unit_balance": _summary(unit_times),
-            "raw_group_by": _summary(raw_times),
-            "raw_group_by_plan": self.plan(RAW_GROUP_BY),
+            "pool_rows": len(pools),
+            "raw_pools_plan": self._plan(RAW_POOLS),
+            "raw_postings_plan": self._plan(RAW_POSTINGS),
         }
-
-    def covering_index(self, samples: int) -> dict[str, Any]:
-        """What if the pool index also held the amount: the SUM and GROUP BY on a copy.
-
-        The copy (``sqlite3`` backup of the ledger's file) has ``ix_fund_postings_pool``
-        on (fund, account, earmark, amount) instead of (fund, account, earmark), so both
-        queries read the index alone. Both files are queried in turn, warm, untouched by
-        writes, so the pair differs only in the index.
-        """
-        copy = sqlite3.connect(self.folder / "funds-covering.sqlite3", isolation_level=None)
-        try:
-            self.reader.backup(copy)
-            copy.execute(f"DROP INDEX {POOL_INDEX}")
-            copy.execute(
-                f"CREATE INDEX {POOL_INDEX} ON fund_postings (fund, account, earmark, amount)"
-            )
-            sql, params = self._pool_sql()
-            keys = ("sum", "sum_covering", "group_by", "group_by_covering")
-            times_: dict[str, list[float]] = {key: [] for key in keys}
-            for _ in range(samples):
-                for key, connection, query, args in (
-                    ("sum", self.reader, sql, params),
-                    ("sum_covering", copy, sql, params),
-                    ("group_by", self.reader, RAW_GROUP_BY, ()),
-                    ("group_by_covering", copy, RAW_GROUP_BY, ()),
-                ):
-                    started = time.perf_counter()
-                    connection.execute(query, args).fetchall()
-                    times_[key].append(time.perf_counter() - started)
-            plan = [row[3] for row in copy.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-        finally:
-            copy.close()
-        result: dict[str, Any] = {key: _summary(values) for key, values in times_.items()}
-        return result | {"samples": samples, "plan": plan}
 
     def statements(self) -> dict[str, float]:
         """SQL statements per gift in a batch and per single allocation (untimed)."""
         requests = [gift(self.rng, self.registry, self.gifts + i) for i in range(COUNTED_GIFTS)]
-        with self.counter.counting():
-            self._record_gifts(requests)
-        per_gift = self.counter.count / COUNTED_GIFTS
+        engine = self.ledger.database.engine
+        with counting(engine) as in_batch:
+            self._record("contribution", requests)
         self.gifts += COUNTED_GIFTS
-        with self.counter.counting():
+        with counting(engine) as single:
             self._allocate()
-        return {"per_gift_in_batch": per_gift, "per_single_allocation": self.counter.count}
+        return {
+            "per_gift_in_batch": in_batch[0] / COUNTED_GIFTS,
+            "per_single_allocation": single[0],
+        }
 
     def close(self) -> None:
         self.reader.close()
@@ -504,263 +397,21 @@ def run(
             say(f"funds: {samples} single allocations at {n:,} gifts")
             single = bench.single_writes(samples)
             say(f"funds: balance reads at {n:,} gifts")
-            reads = bench.balance_reads(min(samples, READ_SAMPLES))
-            at[n] = {"single": single, "reads": reads}
-        say(f"funds: what if the pool index held the amount, at {sizes[-1]:,} gifts")
-        covering = bench.covering_index(READ_SAMPLES)
-        counts = bench.statements()
-        windows, low = {}, 0
-        for n in sizes:
-            windows[n] = bench.per_gift(low, n)
-            low = n
+            at[n] = {"single": single, "reads": bench.balance_reads(min(samples, READ_SAMPLES))}
+        batches = [vars(b) for b in bench.batches]
         return {
             "batch_size": batch_size,
             "sizes": sizes,
-            "all": bench.per_gift(),
-            "windows": windows,
+            "hot_fund": HOT_FUND,
+            "province": PROVINCE[0],
+            "all": per_gift(batches),
+            "windows": {
+                n: per_gift(batches, low, n) for low, n in zip([0, *sizes[:-1]], sizes, strict=True)
+            },
             "wall_seconds": bench.wall,
             "at": at,
-            "covering_index": covering,
-            "statements": counts,
-            "batches": [vars(b) for b in bench.batches],
+            "statements": bench.statements(),
+            "batches": batches,
         }
     finally:
         bench.close()
-
-
-# -- report ------------------------------------------------------------------------------
-
-
-def us(seconds: float) -> str:
-    return "-" if seconds != seconds else f"{seconds * 1e6:.0f} µs"
-
-
-def _window(low: int, n: int) -> str:
-    return f"({size_label(low) if low else 0}, {size_label(n)}]"
-
-
-def gift_table(results: dict[str, Any]) -> tuple[Table, dict[str, float]]:
-    sizes, overall = results["sizes"], results["all"]
-    table = Table(
-        f"Fund gifts, {results['batch_size']} per transaction through Recorder: "
-        "median time per gift over batches",
-        ("measure", "ours", "baseline", "ratio", "target", "status"),
-    )
-    against_log = ratio(overall["ours"], overall["log_only"])
-    table.add(
-        f"Recorder vs log.append alone, all {overall['batches']} batches",
-        us(overall["ours"]),
-        us(overall["log_only"]),
-        times(against_log),
-        f"<= {GIFT_TARGET:.2f}x",
-        verdict(against_log <= GIFT_TARGET),
-    )
-    low = 0
-    for n in sizes:
-        window = results["windows"][n]
-        table.add(
-            f"  batches ending in {_window(low, n)} gifts",
-            us(window["ours"]),
-            us(window["log_only"]),
-            times(ratio(window["ours"], window["log_only"])),
-            "",
-            INFO,
-        )
-        low = n
-    against_raw = ratio(overall["ours"], overall["raw"])
-    table.add(
-        "Recorder vs raw baseline",
-        us(overall["ours"]),
-        us(overall["raw"]),
-        times(against_raw),
-        "(context)",
-        INFO,
-    )
-    table.add(
-        "log.append alone vs raw baseline",
-        us(overall["log_only"]),
-        us(overall["raw"]),
-        times(ratio(overall["log_only"], overall["raw"])),
-        "(context)",
-        INFO,
-    )
-    first, last = results["windows"][sizes[0]], results["windows"][sizes[-1]]
-    growth = ratio(last["ours"], first["ours"])
-    if len(sizes) > 1:
-        table.add(
-            f"Recorder at {size_label(sizes[-1])} vs at {size_label(sizes[0])} gifts",
-            us(last["ours"]),
-            us(first["ours"]),
-            times(growth),
-            f"<= {FLAT_TARGET:.2f}x",
-            verdict(growth <= FLAT_TARGET),
-        )
-    counts = results["statements"]
-    table.notes += [
-        f"Recording {sum(b['count'] for b in results['batches']):,} gifts took "
-        f"{secs(results['wall_seconds'])} wall, "
-        f"{secs(sum(b['ours'] for b in results['batches']))} of it in the Recorder; "
-        f"{counts['per_gift_in_batch']:.1f} SQL statements per gift in a batch.",
-        "Ours: writing() + Recorder + add(contribution) per gift + commit, one transaction",
-        "(schema, look-ups, duplicate reference check, projections and postings in a savepoint",
-        "per gift, one log.append). log.append alone: the same entry bodies appended to a",
-        "second ledger. Raw: bench.append's baseline with the same leaf bytes. Ratios are",
-        "times (ours / baseline): lower is better.",
-    ]
-    return table, {"against_log": against_log, "against_raw": against_raw, "growth": growth}
-
-
-def single_table(results: dict[str, Any]) -> tuple[Table, dict[str, Any]]:
-    sizes = results["sizes"]
-    samples = results["at"][sizes[0]]["single"]["samples"]
-    table = Table(
-        f"Single writes: one allocation per transaction from {HOT_FUND}, "
-        f"{samples} interleaved samples per size",
-        ("gifts", "measure", "median", "p99", "raw baseline", "ratio", "target", "status"),
-    )
-    verdicts: dict[str, Any] = {}
-    for n in sizes:
-        single = results["at"][n]["single"]
-        ours, raw, check = single["ours"], single["raw"], single["balance_check_sql"]
-        against = ratio(ours["median"], raw["median"])
-        verdicts[n] = against
-        table.add(
-            size_label(n),
-            "allocation: writing + Recorder + commit",
-            ms(ours["median"]),
-            ms(ours["p99"]),
-            ms(raw["median"]),
-            times(against),
-            f"<= {SINGLE_TARGET:.0f}x",
-            verdict(against <= SINGLE_TARGET),
-        )
-        table.add(
-            size_label(n),
-            f"balance-check SUM alone ({single['pool_postings']:,} postings in the pool)",
-            ms(check["median"]),
-            ms(check["p99"]),
-            "",
-            "",
-            "(context)",
-            INFO,
-        )
-    covering = results["covering_index"]
-    table.add(
-        size_label(sizes[-1]),
-        "what-if: the same SUM, pool index as is (warm, no writes)",
-        ms(covering["sum"]["median"]),
-        ms(covering["sum"]["p99"]),
-        "",
-        "",
-        "(what-if)",
-        INFO,
-    )
-    table.add(
-        size_label(sizes[-1]),
-        "what-if: the same SUM, pool index with the amount",
-        ms(covering["sum_covering"]["median"]),
-        ms(covering["sum_covering"]["p99"]),
-        "",
-        times(ratio(covering["sum_covering"]["median"], covering["sum"]["median"])),
-        "(what-if)",
-        INFO,
-    )
-    plan = results["at"][sizes[-1]]["single"]["balance_check_plan"]
-    scans = any(step.startswith("SCAN") for step in plan)
-    verdicts["scans"] = scans
-    verdicts["plan"] = plan
-    first = results["at"][sizes[0]]["single"]["ours"]["median"]
-    last = results["at"][sizes[-1]]["single"]["ours"]["median"]
-    table.notes += [
-        f"Balance-check plan, {'a SCAN' if scans else 'no scan'} ({verdict(not scans)}):",
-        f"  {'; '.join(plan)}",
-        f"One allocation at {size_label(sizes[-1])} gifts takes {times(ratio(last, first))} "
-        f"the time at {size_label(sizes[0])}; "
-        f"{results['statements']['per_single_allocation']} SQL statements per allocation.",
-        "Raw baseline: one leaf (the allocation's own) appended in its own transaction with",
-        "one signature. The SUM alone is the recorder's query through sqlite3 on the same",
-        "file, right after each write: the part of the check that grows with the postings.",
-        "What-if: the SUM on the file as is and on a copy whose pool index also holds the",
-        "amount, in turn, with no writes between (so warmer than right after a write); the",
-        "ratio is copy / as is. Plan on the copy:",
-        f"  {'; '.join(covering['plan'])}",
-    ]
-    return table, verdicts
-
-
-def read_table(results: dict[str, Any]) -> tuple[Table, dict[int, Any]]:
-    sizes = results["sizes"]
-    samples = results["at"][sizes[0]]["reads"]["samples"]
-    table = Table(
-        f"Balance reads, one read session each, {samples} interleaved samples per size",
-        ("gifts", "measure", "median", "raw GROUP BY", "ratio", "target", "status"),
-    )
-    verdicts: dict[int, Any] = {}
-    for n in sizes:
-        reads = results["at"][n]["reads"]
-        raw = reads["raw_group_by"]["median"]
-        verdicts[n] = {}
-        for name, label in (
-            ("fund_balances", "state.fund_balances"),
-            ("unit_balance", f"state.unit_balance({PROVINCE[0]}), all funds below"),
-        ):
-            ours = reads[name]["median"]
-            verdicts[n][name] = ratio(ours, raw)
-            table.add(
-                size_label(n),
-                label,
-                ms(ours),
-                ms(raw),
-                times(ratio(ours, raw)),
-                f"<= {READ_TARGET:.0f}x",
-                verdict(ratio(ours, raw) <= READ_TARGET),
-            )
-    covering = results["covering_index"]
-    table.add(
-        size_label(sizes[-1]),
-        "what-if: raw GROUP BY, pool index with the amount",
-        ms(covering["group_by_covering"]["median"]),
-        ms(covering["group_by"]["median"]),
-        times(ratio(covering["group_by_covering"]["median"], covering["group_by"]["median"])),
-        "(what-if)",
-        INFO,
-    )
-    table.notes += [
-        "Raw GROUP BY: SELECT fund, account, SUM(amount) FROM fund_postings GROUP BY fund,",
-        "account through sqlite3 on the same file, between the two reads; its plan:",
-        f"  {'; '.join(results['at'][sizes[-1]]['reads']['raw_group_by_plan'])}",
-        "What-if: the same GROUP BY on the file as is and on the copy described above.",
-    ]
-    return table, verdicts
-
-
-def tables(results: dict[str, Any]) -> tuple[list[Table], list[tuple[str, str, str]]]:
-    """The three fund tables, and the rows they add to the targets table."""
-    gifts, gift_verdict = gift_table(results)
-    single, single_verdicts = single_table(results)
-    reads, read_verdicts = read_table(results)
-    largest = results["sizes"][-1]
-    label = size_label(largest)
-    rows = [
-        (
-            f"fund gifts in batches <= {GIFT_TARGET:.0f}x log.append alone",
-            times(gift_verdict["against_log"]),
-            verdict(gift_verdict["against_log"] <= GIFT_TARGET),
-        ),
-        (
-            f"fund single allocation <= {SINGLE_TARGET:.0f}x raw baseline (at {label} gifts)",
-            times(single_verdicts[largest]),
-            verdict(single_verdicts[largest] <= SINGLE_TARGET),
-        ),
-        (
-            "fund balance check uses an index (no SCAN)",
-            "scan" if single_verdicts["scans"] else "index search",
-            verdict(not single_verdicts["scans"]),
-        ),
-        (
-            f"fund_balances <= {READ_TARGET:.0f}x raw GROUP BY (at {label} gifts)",
-            times(read_verdicts[largest]["fund_balances"]),
-            verdict(read_verdicts[largest]["fund_balances"] <= READ_TARGET),
-        ),
-    ]
-    return [gifts, single, reads], rows
