@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ledger.entries import Entry
 from ledger.funds import postings as p
-from ledger.funds.state import Balance, balance_from
+from ledger.funds.state import Balance, UnitTree, balance_from
 
 
 @dataclass
@@ -27,12 +27,12 @@ class Books:
     campaigns: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     legs: dict[int, list[p.Posting]] = field(default_factory=dict)
     funds: dict[str, str] = field(default_factory=dict)  # fund code -> unit
-    parents: dict[str, str | None] = field(default_factory=dict)
+    units: UnitTree = field(default_factory=UnitTree)
     negative: list[int] = field(default_factory=list)
 
     def apply(self, entry: Entry) -> None:
         if entry.kind == "unit":
-            self.parents[entry.body["code"]] = entry.body.get("parent")
+            self.units.parents[entry.body["code"]] = entry.body.get("parent")
         elif entry.kind == "fund":
             self.funds[entry.body["code"]] = entry.body["unit"]
         legs = p.postings_for(entry.kind, entry.body, lambda index: self.legs.get(index, []))
@@ -62,18 +62,10 @@ class Books:
         """The unit's funds and those of every unit below it."""
         totals: dict[str, int] = defaultdict(int)
         for fund_code, unit in self.funds.items():
-            if code in self._ancestors(unit):
+            if self.units.within(unit, code):
                 for account, amount in self.accounts.get(fund_code, {}).items():
                     totals[account] += amount
         return balance_from(totals)
-
-    def _ancestors(self, code: str) -> list[str]:
-        chain: list[str] = []
-        current: str | None = code
-        while current is not None and current not in chain:
-            chain.append(current)
-            current = self.parents.get(current)
-        return chain
 
 
 def replay(entries: Iterable[Entry]) -> Books:
