@@ -72,3 +72,19 @@ def open_database(settings: Settings) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+def _command_line_actor(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """``cli:<name>``: token names cannot hold a colon, so no token can pass for the CLI."""
+    return value if value.startswith("cli:") else f"cli:{value}"
+
+
+# Who records an operation from the command line, as the log's ``actor`` shows it.
+actor_option = click.option(
+    "--actor",
+    default="local",
+    show_default=True,
+    callback=_command_line_actor,
+    help="who records it; the log shows cli:<actor>",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")

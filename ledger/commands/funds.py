@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from ledger.commands import money
-from ledger.commands.common import open_database, reports_errors
-from ledger.commands.money import actor_option, given, json_option, record_one, show, whole_number
+from ledger.commands.common import actor_option, json_option, open_database, reports_errors
+from ledger.commands.money import given, record_one, show, whole_number
 from ledger.errors import InvalidRequestError
 from ledger.funds import state, vietqr
 from ledger.funds.access import command_line

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ledger.commands.common import fail, open_database, reports_errors
+from ledger.commands.common import actor_option, fail, json_option, open_database, reports_errors
 from ledger.funds.access import command_line
 from ledger.funds.amounts import parse_amount
 from ledger.funds.imports import (
@@ -29,11 +29,6 @@ from ledger.funds.imports import (
 from ledger.funds.statements import load_formats, select_format
 from ledger.funds.text import dong
 from ledger.settings import Settings
-
-actor_option = click.option(
-    "--actor", default="cli", show_default=True, help="who imports, as the log shows"
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
 
 
 @click.group("import")

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ledger.commands.common import open_database, reports_errors
+from ledger.commands.common import actor_option, json_option, open_database, reports_errors
 from ledger.funds.access import command_line
 from ledger.funds.amounts import parse_amount
 from ledger.funds.recorder import Recorded, record
@@ -24,11 +24,6 @@ from ledger.funds.text import dong
 from ledger.settings import Settings
 
 _INTEGER = re.compile(r"[+-]?\d+")
-
-actor_option = click.option(
-    "--actor", default="cli", show_default=True, help="who records it, as the log shows"
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="print the answer as JSON")
 
 
 def whole_number(text: str | None) -> int | str | None:
