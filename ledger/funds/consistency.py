@@ -34,7 +34,7 @@ class Mismatch:
 
 
 def replay_database(session: Session) -> Books:
-    books = Books()
+    books = Books(fetch=lambda index: log.entry(session, index))
     start = 0
     while batch := log.entries(session, start, CHUNK):
         for entry in batch:

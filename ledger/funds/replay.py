@@ -10,18 +10,29 @@ never allows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ledger.entries import Entry
 from ledger.funds import postings as p
 from ledger.funds.state import Balance, UnitTree, balance_from
 
+# Postings of this many recent money entries are kept; older ones are recomputed from
+# their entries when a reversal or disbursement names them (see ``Books.fetch``).
+RECENT_LEGS = 50_000
+
 
 @dataclass
 class Books:
-    """Running totals per (fund, account), per pool and per campaign."""
+    """Running totals per (fund, account), per pool and per campaign.
 
+    A reversal needs its target's postings and a disbursement its allocation's. Keeping
+    every entry's postings would make memory grow with the log, so only allocations
+    (few, and named by disbursements for months) and the most recent entries are kept;
+    with ``fetch`` (index → entry) any other is recomputed from the log on demand.
+    """
+
+    fetch: Callable[[int], Entry] | None = None
     accounts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     pools: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     campaigns: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
@@ -29,16 +40,17 @@ class Books:
     funds: dict[str, str] = field(default_factory=dict)  # fund code -> unit
     units: UnitTree = field(default_factory=UnitTree)
     negative: list[int] = field(default_factory=list)
+    _allocations: dict[int, list[p.Posting]] = field(default_factory=dict)
 
     def apply(self, entry: Entry) -> None:
         if entry.kind == "unit":
             self.units.parents[entry.body["code"]] = entry.body.get("parent")
         elif entry.kind == "fund":
             self.funds[entry.body["code"]] = entry.body["unit"]
-        legs = p.postings_for(entry.kind, entry.body, lambda index: self.legs.get(index, []))
+        legs = p.postings_for(entry.kind, entry.body, self.postings_of)
         if not legs:
             return
-        self.legs[entry.index] = legs
+        self._keep(entry.index, entry.kind, legs)
         for leg in legs:
             sums = self.accounts[leg.fund]
             sums[leg.account] = sums.get(leg.account, 0) + leg.amount
@@ -51,6 +63,21 @@ class Books:
             for leg in legs
         ):
             self.negative.append(entry.index)
+
+    def postings_of(self, index: int) -> list[p.Posting]:
+        kept = self.legs.get(index) or self._allocations.get(index)
+        if kept is not None or self.fetch is None:
+            return kept or []
+        earlier = self.fetch(index)
+        return p.postings_for(earlier.kind, earlier.body, self.postings_of)
+
+    def _keep(self, index: int, kind: str, legs: list[p.Posting]) -> None:
+        if kind == p.ALLOCATION:
+            self._allocations[index] = legs
+            return
+        self.legs[index] = legs
+        if self.fetch is not None and len(self.legs) > RECENT_LEGS:
+            del self.legs[next(iter(self.legs))]  # the oldest: dicts keep insertion order
 
     def fund_balance(self, code: str) -> Balance:
         return balance_from(self.accounts.get(code, {}))

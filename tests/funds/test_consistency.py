@@ -43,3 +43,19 @@ def test_verify_names_a_campaign_whose_postings_were_edited(funds: Any, runner: 
     assert (
         "campaign LS-2026: available is 0 in the database but 1500000 from the log" in result.output
     )
+
+
+def test_verify_recomputes_old_postings_it_no_longer_holds(
+    funds: Any, runner: CliRunner, monkeypatch: Any
+) -> None:
+    # Hold the postings of one recent entry only: the reversed gift must be re-read.
+    monkeypatch.setattr("ledger.funds.replay.RECENT_LEGS", 1)
+    gift = funds.give(1_500_000)
+    grant = funds.allocate(400_000)
+    funds.give(100_000)
+    funds.give(200_000)
+    funds.record("reversal", {"target": grant.index, "reason": "Quyết định bị hủy"})
+    funds.record("reversal", {"target": gift.index, "reason": "Ghi trùng"})
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 0, result.output
+    assert "agree with the log" in result.output
