@@ -22,11 +22,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support.api import MakeToken
 
 from ledger import log
 from ledger.db import Database
 from ledger.entries import Draft
-from ledger.funds.access import command_line
+from ledger.funds import tokens
+from ledger.funds.access import ADMIN, command_line
 from ledger.funds.recorder import Recorded, record
 from ledger.genesis import init_ledger
 from ledger.keys import SigningKey
@@ -227,3 +229,21 @@ def funds(ledger: Database, settings: Settings) -> Funds:
     ]
     record(ledger, settings, command_line("setup"), operations)
     return made
+
+
+@pytest.fixture
+def make_token(funds: Funds) -> MakeToken:
+    """``make_token(role=ADMIN, unit=None, name=None, ...)``: a new token's secret form."""
+
+    def make(role: str = ADMIN, unit: str | None = None, **options: Any) -> str:
+        with funds.db.writing() as session:
+            _row, token = tokens.create_token(session, role, unit, **options)
+        return token
+
+    return make
+
+
+@pytest.fixture
+def admin(make_token: MakeToken) -> str:
+    """The secret form of an admin token named ``ls-admin``."""
+    return make_token(ADMIN, name="ls-admin")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,8 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from openpyxl import Workbook
 from sqlalchemy import func, select
+from support.statements import GENERIC, Sheet, vnd, workbook
 
 from ledger import log
 from ledger.errors import (
@@ -41,51 +39,6 @@ from ledger.funds.text import fold_ascii
 DATA = Path(__file__).resolve().parents[1] / "data"
 FORMATS = load_formats()
 READER = command_line("reader")
-HEADER = ["Date", "Reference", "Credit", "Debit", "Memo", "Counterparty", "Counterparty account"]
-
-
-def vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".")
-
-
-class Sheet:
-    """A statement in the generic layout, with the bank's running balance filled in."""
-
-    def __init__(self, today: str, opening: int = 10_000_000, balances: bool = True) -> None:
-        self.today = date.fromisoformat(today)
-        self.balance = opening
-        self.balances = balances
-        self.rows: list[list[Any]] = [HEADER + (["Balance"] if balances else [])]
-
-    def day(self, days_ago: int) -> str:
-        return (self.today - timedelta(days=days_ago)).strftime("%d/%m/%Y")
-
-    def _add(self, cells: list[Any], movement: int) -> Sheet:
-        self.balance += movement
-        self.rows.append(cells + ([vnd(self.balance)] if self.balances else []))
-        return self
-
-    def credit(
-        self, days_ago: int, ref: str, amount: int, memo: str, who: str = "", account: str = ""
-    ) -> Sheet:
-        return self._add([self.day(days_ago), ref, vnd(amount), "", memo, who, account], amount)
-
-    def debit(self, days_ago: int, ref: str, amount: int, memo: str) -> Sheet:
-        return self._add([self.day(days_ago), ref, "", vnd(amount), memo, "", ""], -amount)
-
-    def raw(self, *cells: str, movement: int = 0) -> Sheet:
-        """A line as typed (possibly bad); ``movement`` is what the bank's balance counts."""
-        return self._add(list(cells), movement)
-
-    @property
-    def lines(self) -> int:
-        """The file line number of the last row."""
-        return len(self.rows)
-
-    def csv(self) -> bytes:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(self.rows)
-        return out.getvalue().encode("utf-8")
 
 
 def run(funds: Any, data: bytes, fmt: str = "generic", **options: Any) -> ImportReport:
@@ -123,7 +76,7 @@ def leaves(funds: Any) -> bytes:
 def sample(funds: Any) -> Sheet:
     """Four gifts (two of them with glued or spaced codes), one stray credit, one debit."""
     return (
-        Sheet(funds.today)
+        Sheet(funds.today, GENERIC)
         .credit(
             5, "FT26001", 1_000_000, "LS26COVID LSHLHPN ung ho", "NGUYEN VAN AN", "9990000000001"
         )
@@ -222,7 +175,7 @@ def test_importing_the_same_statement_again_creates_nothing(funds: Any) -> None:
 
 def test_a_statement_for_one_campaign_takes_its_unnamed_credits(funds: Any) -> None:
     sheet = (
-        Sheet(funds.today)
+        Sheet(funds.today, GENERIC)
         .credit(3, "FT26101", 400_000, "ung ho", "PHAM VAN DUNG")
         .credit(2, "FT26102", 600_000, "LS26COVID ung ho")  # the memo's campaign wins
     )
@@ -244,9 +197,9 @@ def test_an_unknown_campaign_option_is_refused_before_anything(funds: Any) -> No
 
 
 def malformed(funds: Any) -> Sheet:
-    sheet = Sheet(funds.today, balances=False).credit(3, "FT26201", 100_000, "LS26COVID")
-    sheet.raw(sheet.day(3), "FT26202", "12,5", "", "LS26COVID", "", "")
-    sheet.raw("31/02/2026", "FT26203", "200.000", "", "LS26COVID", "", "")
+    sheet = Sheet(funds.today, GENERIC, balances=False).credit(3, "FT26201", 100_000, "LS26COVID")
+    sheet.bad(3, "FT26202", "12,5")
+    sheet.line(date="31/02/2026", reference="FT26203", credit="200.000", memo="LS26COVID")
     return sheet.credit(2, "FT26204", 300_000, "LS26COVID").debit(1, "FT26205", 5_000, "Phi")
 
 
@@ -280,8 +233,8 @@ def test_all_or_nothing_records_everything_when_every_line_is_good(funds: Any) -
 
 
 def test_a_break_in_the_balance_after_a_bad_line_is_explained_by_it(funds: Any) -> None:
-    sheet = Sheet(funds.today).credit(3, "FT26301", 100_000, "LS26COVID")
-    sheet.raw(sheet.day(3), "FT26302", "1,5", "", "LS26COVID", "", "", movement=1_500_000)
+    sheet = Sheet(funds.today, GENERIC).credit(3, "FT26301", 100_000, "LS26COVID")
+    sheet.line(1_500_000, date=sheet.day(3), reference="FT26302", credit="1,5", memo="LS26COVID")
     sheet.credit(2, "FT26303", 200_000, "LS26COVID")
     report = run(funds, sheet.csv())
     (brk,) = report.assertion.running_balance_errors
@@ -305,7 +258,7 @@ def test_a_file_in_another_encoding_is_refused_cleanly(funds: Any, encoding: str
 
 def test_a_line_dated_outside_its_campaign_is_invalid(funds: Any) -> None:
     sheet = (
-        Sheet(funds.today)
+        Sheet(funds.today, GENERIC)
         .credit(90, "FT26401", 100_000, "LS26COVID old gift")
         .credit(2, "FT26402", 200_000, "LS26COVID")
     )
@@ -328,30 +281,26 @@ def test_a_statement_of_another_year_is_all_out_of_campaign(funds: Any) -> None:
 
 
 def test_a_workbook_imports_like_a_csv(funds: Any) -> None:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(["SAO KÊ TÀI KHOẢN"])
-    sheet.append(["Ngày giao dịch", "Số giao dịch", "Có TKTT", "Nợ TKTT", "Mô tả giao dịch"])
     today = date.fromisoformat(funds.today)
-    sheet.append(
+    data = workbook(
         [
-            datetime.combine(today - timedelta(2), datetime.min.time()),
-            "CT1",
-            750_000,
-            None,
-            "LS26COVID LSHLHPN",
+            ["Ngày giao dịch", "Số giao dịch", "Có TKTT", "Nợ TKTT", "Mô tả giao dịch"],
+            [
+                datetime.combine(today - timedelta(2), datetime.min.time()),
+                "CT1",
+                750_000,
+                None,
+                "LS26COVID LSHLHPN",
+            ],
+            [today - timedelta(1), "CT2", "1.250.000", None, "ung ho"],
+            [today - timedelta(1), "CT3", None, 20_000, "Phi"],
         ]
     )
-    sheet.append([today - timedelta(1), "CT2", "1.250.000", None, "ung ho"])
-    sheet.append([today - timedelta(1), "CT3", None, 20_000, "Phi"])
-    out = io.BytesIO()
-    book.save(out)
     report = import_statement(
         funds.db,
         funds.settings,
         command_line("importer"),
-        out.getvalue(),
+        data,
         "sao-ke.xlsx",
         FORMATS["vietinbank"],
     )
@@ -389,7 +338,7 @@ def test_a_closing_balance_cannot_be_asserted_without_balances(funds: Any) -> No
 
 
 def test_a_broken_running_balance_fails_the_assertion(funds: Any) -> None:
-    sheet = Sheet(funds.today).credit(3, "FT26501", 100_000, "LS26COVID")
+    sheet = Sheet(funds.today, GENERIC).credit(3, "FT26501", 100_000, "LS26COVID")
     sheet.balance += 50_000  # a movement missing from the statement
     sheet.credit(2, "FT26502", 200_000, "LS26COVID")
     report = run(funds, sheet.csv())
@@ -400,7 +349,9 @@ def test_a_broken_running_balance_fails_the_assertion(funds: Any) -> None:
 
 def test_the_ledger_check_finds_a_reference_recorded_with_another_amount(funds: Any) -> None:
     funds.give(700_000, fund=funds.district_fund, channel="bank", reference="FT26601")
-    report = run(funds, Sheet(funds.today).credit(2, "FT26601", 1_000_000, "LS26COVID").csv())
+    report = run(
+        funds, Sheet(funds.today, GENERIC).credit(2, "FT26601", 1_000_000, "LS26COVID").csv()
+    )
     assert len(report.created) == 1
     check = report.assertion
     assert (check.ledger_expected, check.ledger_found, check.ok) == (1_000_000, 1_700_000, False)
@@ -410,7 +361,9 @@ def test_the_ledger_check_finds_a_reference_recorded_with_another_amount(funds: 
 
 
 def test_an_unmatched_line_is_assigned_once(funds: Any) -> None:
-    sheet = Sheet(funds.today).credit(3, "FT26701", 300_000, "ung ho LSHLHPN", "LE THI HOA", "123")
+    sheet = Sheet(funds.today, GENERIC).credit(
+        3, "FT26701", 300_000, "ung ho LSHLHPN", "LE THI HOA", "123"
+    )
     (unmatched,) = run(funds, sheet.csv()).unmatched
     before = size(funds)
     scope = command_line("manager")
@@ -437,7 +390,11 @@ def test_an_unmatched_line_is_assigned_once(funds: Any) -> None:
 
 
 def test_assigning_names_a_mobilizer_and_checks_the_campaign(funds: Any) -> None:
-    sheet = Sheet(funds.today).credit(3, "FT26801", 300_000, "ung ho").credit(2, "FT26802", 1, "x")
+    sheet = (
+        Sheet(funds.today, GENERIC)
+        .credit(3, "FT26801", 300_000, "ung ho")
+        .credit(2, "FT26802", 1, "x")
+    )
     first, second = run(funds, sheet.csv()).unmatched
     scope = command_line("manager")
     with pytest.raises(NotFoundError):
@@ -495,7 +452,7 @@ def test_an_auditor_may_not_import(funds: Any) -> None:
 
 def test_a_district_manager_records_only_for_its_district(funds: Any) -> None:
     sheet = (
-        Sheet(funds.today)
+        Sheet(funds.today, GENERIC)
         .credit(3, "FT26901", 100_000, "VL26COVID")
         .credit(2, "FT26902", 200_000, "LS26COVID")
     )

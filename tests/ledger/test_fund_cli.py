@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
+from support.cli import error_line, ok
 
 from ledger import log
 from ledger.cli import main
@@ -31,26 +32,6 @@ LANGSON_DISTRICTS = {
     "Huyện Lộc Bình",
     "Huyện Đình Lập",
 }
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, result.output
-    assert result.exception is None
-    assert result.stderr == ""
-    return result.stdout
-
-
-def error_line(result: Result, *mentions: str) -> str:
-    """Exit status 1 and one ``error:`` line naming ``mentions``, never a traceback."""
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ")
-    assert "\n" not in message, message
-    for word in mentions:
-        assert word in message, message
-    return message
 
 
 def size(db: Database) -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
+from support.cli import error_line, ok
+from support.statements import day
 
 from ledger import log
 from ledger.cli import main
@@ -18,31 +19,9 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 HEADER = "Date,Reference,Credit,Debit,Memo,Counterparty,Counterparty account,Balance"
 
 
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, result.output
-    assert result.exception is None
-    assert result.stderr == ""
-    return result.stdout
-
-
-def one_error_line(result: Result, *mentions: str) -> str:
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for word in mentions:
-        assert word in message, message
-    return message
-
-
-def day(funds: Any, days_ago: int) -> str:
-    return (date.fromisoformat(funds.today) - timedelta(days=days_ago)).strftime("%d/%m/%Y")
-
-
 def statement(funds: Any, tmp_path: Path, *lines: str, name: str = "sao-ke.csv") -> Path:
     """``lines`` are CSV rows after the header, with ``{d1}``..``{d5}`` for recent days."""
-    days = {f"d{n}": day(funds, n) for n in range(1, 6)}
+    days = {f"d{n}": day(funds.today, n) for n in range(1, 6)}
     path = tmp_path / name
     path.write_text("\n".join([HEADER, *(line.format(**days) for line in lines)]) + "\n")
     return path
@@ -132,7 +111,7 @@ def test_all_or_nothing_refuses_and_records_nothing(
     path = statement(funds, tmp_path, *BAD)
     before = size(funds)
     result = invoke(runner, "statement", str(path), "--bank", "generic", "--all-or-nothing")
-    one_error_line(result, "2 invalid lines", "nothing was recorded")
+    error_line(result, "2 invalid lines", "nothing was recorded")
     assert "NOTHING RECORDED" in result.stdout
     assert "  line 3: credit amount '12,5'" in result.stdout
     assert "created 0 (2 without --all-or-nothing)" in result.stdout
@@ -146,21 +125,19 @@ def test_a_file_that_cannot_be_read_is_one_error(
 ) -> None:
     before = size(funds)
     wrong = DATA / "statements" / "wrong_encoding.csv"
-    one_error_line(
-        invoke(runner, "statement", str(wrong), "--bank", "vietcombank"), "not valid UTF-8"
-    )
+    error_line(invoke(runner, "statement", str(wrong), "--bank", "vietcombank"), "not valid UTF-8")
     latin = tmp_path / "latin.csv"
     latin.write_bytes(
-        f"{HEADER}\n{day(funds, 2)},FT1,1,,LS26COVID,Công ty Hòa,,\n".encode("latin-1")
+        f"{HEADER}\n{day(funds.today, 2)},FT1,1,,LS26COVID,Công ty Hòa,,\n".encode("latin-1")
     )
-    one_error_line(invoke(runner, "statement", str(latin), "--bank", "generic"), "0xF4")
-    one_error_line(
+    error_line(invoke(runner, "statement", str(latin), "--bank", "generic"), "0xF4")
+    error_line(
         invoke(runner, "statement", str(tmp_path / "missing.csv"), "--bank", "generic"),
         "missing.csv",
     )
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    one_error_line(invoke(runner, "statement", str(empty), "--bank", "generic"), "empty")
+    error_line(invoke(runner, "statement", str(empty), "--bank", "generic"), "empty")
     assert size(funds) == before and count(funds, ImportBatchRow) == 0
 
 
@@ -185,13 +162,13 @@ def test_options_are_checked_with_one_error_line(
     funds: Any, runner: CliRunner, tmp_path: Path
 ) -> None:
     path = statement(funds, tmp_path, *GOOD)
-    one_error_line(invoke(runner, "statement", str(path)), "--bank is required", "vietcombank")
-    one_error_line(invoke(runner, "statement", str(path), "--bank", "acb"), "unknown bank format")
-    one_error_line(
+    error_line(invoke(runner, "statement", str(path)), "--bank is required", "vietcombank")
+    error_line(invoke(runner, "statement", str(path), "--bank", "acb"), "unknown bank format")
+    error_line(
         invoke(runner, "statement", str(path), "--bank", "generic", "--closing-balance", "lots"),
         "--closing-balance",
     )
-    one_error_line(
+    error_line(
         invoke(runner, "statement", str(path), "--bank", "generic", "--campaign", "NO-SUCH"),
         "no campaign",
     )
@@ -205,7 +182,7 @@ def test_a_failed_closing_balance_assertion_exits_1(
     result = invoke(
         runner, "statement", str(path), "--bank", "generic", "--closing-balance", "18.000.000"
     )
-    one_error_line(
+    error_line(
         result,
         "closing-balance assertion failed",
         "closes at 18.200.000, not at the asserted 18.000.000",
@@ -237,11 +214,11 @@ def test_unmatched_rows_are_listed_assigned_and_dismissed(
     assert "row 4 assigned: index" in assigned
     assert f"to {funds.fund} (campaign {funds.campaign}) from PHAM T. M." in assigned
     assert "receipt " in assigned
-    one_error_line(invoke(runner, "assign", "4", "--campaign", funds.campaign), "already assigned")
+    error_line(invoke(runner, "assign", "4", "--campaign", funds.campaign), "already assigned")
 
     dismissed = ok(invoke(runner, "dismiss", "3", "--note", "hoàn tiền giao dịch lỗi"))
-    assert dismissed.strip() == "row 3 dismissed by cli: hoàn tiền giao dịch lỗi"
-    one_error_line(invoke(runner, "dismiss", "3", "--note", "again"), "already dismissed")
+    assert dismissed.strip() == "row 3 dismissed by cli:local: hoàn tiền giao dịch lỗi"
+    error_line(invoke(runner, "dismiss", "3", "--note", "again"), "already dismissed")
 
     assert ok(invoke(runner, "rows")).count("[unmatched]") == 2
     settled = json.loads(ok(invoke(runner, "rows", "--status", "all", "--json")))
@@ -258,11 +235,11 @@ def test_unmatched_rows_are_listed_assigned_and_dismissed(
 
 
 def test_settling_commands_check_their_arguments(funds: Any, runner: CliRunner) -> None:
-    one_error_line(invoke(runner, "assign", "1"), "--campaign is required")
-    one_error_line(invoke(runner, "assign", "one", "--campaign", funds.campaign), "ROW_ID")
-    one_error_line(invoke(runner, "assign", "7", "--campaign", funds.campaign), "no import row 7")
-    one_error_line(invoke(runner, "dismiss", "7"), "note")
-    one_error_line(invoke(runner, "rows", "--status", "lost"), "status")
+    error_line(invoke(runner, "assign", "1"), "--campaign is required")
+    error_line(invoke(runner, "assign", "one", "--campaign", funds.campaign), "ROW_ID")
+    error_line(invoke(runner, "assign", "7", "--campaign", funds.campaign), "no import row 7")
+    error_line(invoke(runner, "dismiss", "7"), "note")
+    error_line(invoke(runner, "rows", "--status", "lost"), "status")
     assert ok(invoke(runner, "rows")).strip() == "no unmatched import rows"
 
 

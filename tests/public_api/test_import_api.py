@@ -6,95 +6,25 @@ pages and the public log.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-from collections.abc import Callable
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from openpyxl import Workbook
+from support.api import API, MakeToken, auth, log_size
+from support.statements import Sheet
 from werkzeug.test import TestResponse
 
-from ledger.funds import tokens
-from ledger.funds.access import ADMIN, AUDITOR, AWARDS_BOARD, FUND_MANAGER, command_line
+from ledger.funds.access import AUDITOR, AWARDS_BOARD, FUND_MANAGER, command_line
 from ledger.funds.bank_formats import load_formats
 from ledger.funds.imports import import_statement
 from public_api.import_schemas import XLSX
 from public_api.import_views import MAX_STATEMENT_BYTES
 
-API = "/api/v1"
 DATA = Path(__file__).resolve().parents[1] / "data"
 HEX64 = re.compile(r"[0-9a-f]{64}")
-HEADER = [
-    "STT",
-    "Ngày giao dịch",
-    "Số tham chiếu",
-    "Số tiền ghi nợ",
-    "Số tiền ghi có",
-    "Số dư",
-    "Nội dung chi tiết",
-    "Tên người chuyển",
-    "Số tài khoản chuyển",
-]
-MakeToken = Callable[..., str]
-
-
-def vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".")
-
-
-class Sheet:
-    """A Vietcombank statement dated around today, with the bank's running balance."""
-
-    def __init__(self, today: str, opening: int = 10_000_000) -> None:
-        self.today = date.fromisoformat(today)
-        self.balance = opening
-        self.rows: list[list[Any]] = [HEADER]
-
-    def day(self, days_ago: int) -> str:
-        return (self.today - timedelta(days=days_ago)).strftime("%d/%m/%Y")
-
-    def credit(
-        self, days_ago: int, ref: str, amount: int, memo: str, who: str = "", account: str = ""
-    ) -> Sheet:
-        self.balance += amount
-        cells = [self.day(days_ago), ref, "", vnd(amount), vnd(self.balance), memo, who, account]
-        self.rows.append([len(self.rows), *cells])
-        return self
-
-    def debit(self, days_ago: int, ref: str, amount: int, memo: str) -> Sheet:
-        self.balance -= amount
-        cells = [self.day(days_ago), ref, vnd(amount), "", vnd(self.balance), memo, "", ""]
-        self.rows.append([len(self.rows), *cells])
-        return self
-
-    def bad(self, days_ago: int, ref: str, amount: str) -> Sheet:
-        """A line whose credit cannot be read; the bank's balance leaves it out."""
-        cells = [self.day(days_ago), ref, "", amount, "", "LS26COVID", "", ""]
-        self.rows.append([len(self.rows), *cells])
-        return self
-
-    def csv(self) -> bytes:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(self.rows)
-        return out.getvalue().encode("utf-8")
-
-    def xlsx(self) -> bytes:
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.append(["SAO KÊ TÀI KHOẢN"])
-        for row in self.rows:
-            sheet.append(row)
-        out = io.BytesIO()
-        book.save(out)
-        return out.getvalue()
-
 
 # Private: what the bank printed about senders. None of it may reach a leaf or a public page.
 SECRETS = (
@@ -136,31 +66,6 @@ def sample(funds: Any) -> Sheet:
         .debit(3, "FT26004", 100_000, "Phi SMS")
         .credit(2, "FT26005", 5_000_000, "CL26COVID ung ho", "CONG TY TNHH HOA BINH")
     )
-
-
-@pytest.fixture
-def make_token(funds: Any) -> MakeToken:
-    """``make_token(role, unit=None, name=None)``: a new token's secret form."""
-
-    def make(role: str = ADMIN, unit: str | None = None, **options: Any) -> str:
-        with funds.db.writing() as session:
-            _row, token = tokens.create_token(session, role, unit, **options)
-        return token
-
-    return make
-
-
-@pytest.fixture
-def admin(make_token: MakeToken) -> str:
-    return make_token(ADMIN, name="ls-admin")
-
-
-def auth(token: str | None, key: str | None = None, **headers: str) -> dict[str, str]:
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    return headers
 
 
 def upload(
@@ -226,10 +131,6 @@ def error(response: TestResponse, status: int, code: str | None = None) -> dict[
     return problem
 
 
-def size(client: FlaskClient) -> int:
-    return len(client.get(f"{API}/log/entries?start=0&limit=1000").get_json()["entries"])
-
-
 def received(client: FlaskClient, fund: str) -> int:
     balance = client.get(f"{API}/funds/{fund}").get_json()["balance"]
     assert balance["available"] == balance["received"]  # nothing allocated in these tests
@@ -250,7 +151,7 @@ def rows(client: FlaskClient, token: str, status: str = "unmatched") -> list[dic
 def test_an_upload_records_the_credits_and_answers_the_report(
     client: FlaskClient, funds: Any, admin: str
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     sheet = sample(funds)
     response = upload(
         client,
@@ -275,7 +176,7 @@ def test_an_upload_records_the_credits_and_answers_the_report(
     assert report["assertion"]["closing_balance"]["ok"] is True
     assert report["unit"] is None and report["imported_by"] == "ls-admin"
     assert HEX64.fullmatch(report["sha256"])
-    assert size(client) == before + 3
+    assert log_size(client) == before + 3
     assert received(client, funds.fund) == 3_000_000
     assert received(client, funds.district_fund) == 5_000_000
     assert received(client, funds.other_fund) == 0
@@ -305,13 +206,13 @@ def test_uploading_the_same_statement_again_creates_nothing(
 ) -> None:
     data = sample(funds).csv()
     first = answer(upload(client, data, admin), 201)
-    before = size(client)
+    before = log_size(client)
     again = answer(upload(client, data, admin, content_type="application/octet-stream"), 201)
     assert again["batch_id"] != first["batch_id"]
     assert again["created"] == [] and again["unmatched"] == []
     assert [d["line"] for d in again["duplicates"]] == [2, 3, 4, 6]
     assert again["assertion"]["ok"] is True
-    assert size(client) == before
+    assert log_size(client) == before
     assert received(client, funds.fund) == 3_000_000
     assert len(rows(client, admin)) == 1
 
@@ -320,7 +221,7 @@ def test_all_or_nothing_with_a_bad_line_answers_409_and_records_nothing(
     client: FlaskClient, funds: Any, admin: str
 ) -> None:
     sheet = sample(funds).bad(1, "FT26006", "12,5")
-    before = size(client)
+    before = log_size(client)
     response = upload(client, sheet.csv(), admin, "format=vietcombank&all_or_nothing=true")
     problem = error(response, 409, "import_refused")
     assert "nothing was recorded" in problem["message"]
@@ -329,25 +230,25 @@ def test_all_or_nothing_with_a_bad_line_answers_409_and_records_nothing(
     assert [i["line"] for i in report["invalid"]] == [7]
     assert "'12,5'" in report["invalid"][0]["reason"]
     assert len(report["created"]) == 3  # what would have been
-    assert size(client) == before
+    assert log_size(client) == before
     assert received(client, funds.fund) == 0
     assert rows(client, admin) == []
 
     kept = answer(upload(client, sheet.csv(), admin, "format=vietcombank&all_or_nothing=0"), 201)
     assert [i["line"] for i in kept["invalid"]] == [7] and len(kept["created"]) == 3
-    assert size(client) == before + 3
+    assert log_size(client) == before + 3
 
 
 def test_a_file_that_cannot_be_read_answers_422(
     client: FlaskClient, funds: Any, admin: str
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     wrong = (DATA / "statements" / "wrong_encoding.csv").read_bytes()
     problem = error(upload(client, wrong, admin), 422, "invalid_statement")
     assert "not valid UTF-8" in problem["message"] and "file" in problem["fields"]
     assert "empty" in error(upload(client, b"", admin), 422, "invalid_statement")["message"]
     assert error(upload(client, b"a,b\n1,2\n", admin), 422, "invalid_statement")
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_nul_characters_and_odd_names_are_no_server_error(
@@ -404,12 +305,12 @@ def test_a_retried_upload_with_its_key_answers_the_first_report(
     data = sample(funds).csv()
     first = upload(client, data, admin, key="sao-ke-03")
     report = answer(first, 201)
-    before = size(client)
+    before = log_size(client)
     retry = upload(client, data, admin, key="sao-ke-03")
     assert answer(retry, 201) == report
     assert retry.headers["Idempotency-Replayed"] == "true"
     assert retry.headers["Location"] == first.headers["Location"]
-    assert size(client) == before
+    assert log_size(client) == before
     other = upload(client, data, admin, "format=vietcombank&all_or_nothing=true", key="sao-ke-03")
     error(other, 409, "idempotency_key_reused")
     error(upload(client, data + b"\n", admin, key="sao-ke-03"), 409, "idempotency_key_reused")
@@ -419,7 +320,7 @@ def test_a_retried_upload_with_its_key_answers_the_first_report(
 
 
 def test_every_import_endpoint_needs_a_token(client: FlaskClient, funds: Any) -> None:
-    before = size(client)
+    before = log_size(client)
     for response in (
         upload(client, sample(funds).csv(), None),
         get(client, "imports/rows", None),
@@ -430,7 +331,7 @@ def test_every_import_endpoint_needs_a_token(client: FlaskClient, funds: Any) ->
     ):
         error(response, 401, "unauthorized")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_an_auditor_reads_imports_but_may_not_import_or_settle(
@@ -439,13 +340,13 @@ def test_an_auditor_reads_imports_but_may_not_import_or_settle(
     report = answer(upload(client, sample(funds).csv(), admin), 201)
     (row,) = report["unmatched"]
     auditor = make_token(AUDITOR)
-    before = size(client)
+    before = log_size(client)
     error(upload(client, sample(funds).csv(), auditor), 403, "forbidden")
     error(settle(client, row["row_id"], "assign", {"campaign": funds.campaign}, auditor), 403)
     error(settle(client, row["row_id"], "dismiss", {"note": "hoàn tiền"}, auditor), 403)
     assert [r["id"] for r in rows(client, auditor)] == [row["row_id"]]
     assert answer(get(client, f"imports/{report['batch_id']}", auditor)) == report
-    assert size(client) == before
+    assert log_size(client) == before
 
     board = make_token(AWARDS_BOARD)
     error(get(client, "imports/rows", board), 403, "forbidden")
@@ -485,12 +386,12 @@ def test_a_district_sees_and_settles_only_the_rows_its_district_imported(
         load_formats()["vietcombank"],
     )
 
-    before = size(client)
+    before = log_size(client)
     assert rows(client, vl) == []
     error(get(client, f"imports/{report['batch_id']}", vl), 403, "forbidden")
     error(settle(client, row_id, "assign", {"campaign": funds.other_campaign}, vl), 403)
     error(settle(client, row_id, "dismiss", {"note": "không phải của huyện"}, vl), 403)
-    assert size(client) == before
+    assert log_size(client) == before
 
     assert [r["id"] for r in rows(client, cl)] == [row_id]
     assert [r["id"] for r in rows(client, province)] == [row_id]
@@ -530,7 +431,7 @@ def test_a_row_is_assigned_once(client: FlaskClient, funds: Any, admin: str, set
     assert (row["status"], row["amount"], row["reference"]) == ("unmatched", 300_000, "FT26003")
     assert row["batch_id"] == report["batch_id"] and row["line"] == 4
 
-    before = size(client)
+    before = log_size(client)
     body = {"campaign": funds.campaign, "mobilizer": funds.mobilizer}
     response = settle(client, row["id"], "assign", body, admin)
     assigned = answer(response, 201)
@@ -547,13 +448,13 @@ def test_a_row_is_assigned_once(client: FlaskClient, funds: Any, admin: str, set
         "FT26003",
     )
     assert gift["mobilizer"] == funds.mobilizer and gift["donor"]["display"] == "LE V. C."
-    assert size(client) == before + 1
+    assert log_size(client) == before + 1
     assert received(client, funds.fund) == 3_300_000
 
     again = settle(client, row["id"], "assign", {"campaign": funds.campaign}, admin)
     assert "already assigned by ls-admin" in error(again, 409, "conflict")["message"]
     error(settle(client, row["id"], "dismiss", {"note": "nhầm"}, admin), 409)
-    assert size(client) == before + 1
+    assert log_size(client) == before + 1
     assert rows(client, admin) == []
     assert [r["id"] for r in rows(client, admin, "assigned")] == [row["id"]]
 
@@ -561,7 +462,7 @@ def test_a_row_is_assigned_once(client: FlaskClient, funds: Any, admin: str, set
 def test_assigning_checks_the_row_and_the_body(client: FlaskClient, funds: Any, admin: str) -> None:
     answer(upload(client, sample(funds).csv(), admin), 201)
     (row,) = rows(client, admin)
-    before = size(client)
+    before = log_size(client)
     for missing in (999, 0, 2**40):
         error(settle(client, missing, "assign", {"campaign": funds.campaign}, admin), 404)
         error(settle(client, missing, "dismiss", {"note": "x"}, admin), 404)
@@ -584,14 +485,14 @@ def test_assigning_checks_the_row_and_the_body(client: FlaskClient, funds: Any, 
         422,
     )
     error(get(client, "imports/rows?status=lost", admin), 422)
-    assert size(client) == before
+    assert log_size(client) == before
     assert [r["id"] for r in rows(client, admin)] == [row["id"]]
 
 
 def test_a_dismissed_row_leaves_the_log_alone(client: FlaskClient, funds: Any, admin: str) -> None:
     answer(upload(client, sample(funds).csv(), admin), 201)
     (row,) = rows(client, admin)
-    before = size(client)
+    before = log_size(client)
     error(settle(client, row["id"], "dismiss", {"note": "   "}, admin), 422)
     error(settle(client, row["id"], "dismiss", {}, admin), 422)
     dismissed = answer(
@@ -604,7 +505,7 @@ def test_a_dismissed_row_leaves_the_log_alone(client: FlaskClient, funds: Any, a
     again = settle(client, row["id"], "dismiss", {"note": "lại"}, admin)
     assert "already dismissed" in error(again, 409, "conflict")["message"]
     error(settle(client, row["id"], "assign", {"campaign": funds.campaign}, admin), 409)
-    assert size(client) == before
+    assert log_size(client) == before
     assert rows(client, admin) == []
     assert [r["note"] for r in rows(client, admin, "dismissed")] == ["hoàn tiền giao dịch lỗi"]
     assert len(rows(client, admin, "all")) == 1
@@ -617,10 +518,10 @@ def test_a_retried_assignment_with_its_key_records_once(
     (row,) = rows(client, admin)
     body = {"campaign": funds.campaign}
     first = answer(settle(client, row["id"], "assign", body, admin, "assign-1"), 201)
-    before = size(client)
+    before = log_size(client)
     retry = settle(client, row["id"], "assign", body, admin, "assign-1")
     assert answer(retry, 201) == first and retry.headers["Idempotency-Replayed"] == "true"
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 # --- privacy ------------------------------------------------------------------------
@@ -632,7 +533,7 @@ def public_pages(client: FlaskClient, funds: Any) -> bytes:
     paths += [f"funds/{code}" for code in (funds.fund, funds.district_fund, funds.other_fund)]
     paths += [f"campaigns/{code}" for code in (funds.campaign, funds.district_campaign)]
     paths += [f"units/{code}" for code in (funds.province, funds.district)]
-    paths += [f"log/entries/{index}" for index in range(size(client))]
+    paths += [f"log/entries/{index}" for index in range(log_size(client))]
     pages = []
     for path in paths:
         response = client.get(f"{API}/{path}")

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import re
 import threading
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from support.api import API, MakeToken, auth, log_size
 from werkzeug.test import TestResponse
 
 from ledger.cli import main
@@ -27,26 +27,7 @@ from ledger.funds.documents import MAX_DOCUMENT_BYTES
 from ledger.funds.models import DocumentRow
 from ledger.settings import Settings
 
-API = "/api/v1"
 HEX64 = re.compile(r"[0-9a-f]{64}")
-MakeToken = Callable[..., str]
-
-
-@pytest.fixture
-def make_token(funds: Any) -> MakeToken:
-    """``make_token(role, unit=None, name=None, ...)``: a new token's secret form."""
-
-    def make(role: str = ADMIN, unit: str | None = None, **options: Any) -> str:
-        with funds.db.writing() as session:
-            _row, token = tokens.create_token(session, role, unit, **options)
-        return token
-
-    return make
-
-
-@pytest.fixture
-def admin(make_token: MakeToken) -> str:
-    return make_token(ADMIN, name="ls-admin")
 
 
 def post(
@@ -57,11 +38,7 @@ def post(
     key: str | None = None,
     **kwargs: Any,
 ) -> TestResponse:
-    headers = dict(kwargs.pop("headers", {}))
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if key is not None:
-        headers["Idempotency-Key"] = key
+    headers = auth(token, key, **kwargs.pop("headers", {}))
     if isinstance(body, (bytes, str)):
         return client.post(f"{API}/{path}", data=body, headers=headers, **kwargs)
     return client.post(f"{API}/{path}", json=body, headers=headers, **kwargs)
@@ -85,11 +62,6 @@ def allocation(fund: str = "LS-COVID", amount: int = 100_000, **extra: Any) -> d
         "purpose": "Mua máy đo SpO2",
         **extra,
     }
-
-
-def size(client: FlaskClient) -> int:
-    page = client.get(f"{API}/log/entries?start=0&limit=1000").get_json()
-    return len(page["entries"])
 
 
 def entry(client: FlaskClient, index: int) -> dict[str, Any]:
@@ -127,7 +99,7 @@ def created(response: TestResponse) -> dict[str, Any]:
 def test_no_token_or_a_bad_one_answers_401(
     client: FlaskClient, funds: Any, make_token: MakeToken
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     expired = make_token(
         ADMIN, expires_in=timedelta(days=1), now=datetime.now(UTC) - timedelta(days=2)
     )
@@ -152,7 +124,7 @@ def test_no_token_or_a_bad_one_answers_401(
         for secret in (forged, revoked, expired):
             assert secret not in problem["message"]
             assert secret.split("_", 2)[2][:12] not in problem["message"]
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_every_write_endpoint_needs_a_token(client: FlaskClient, funds: Any) -> None:
@@ -175,7 +147,7 @@ def test_every_write_endpoint_needs_a_token(client: FlaskClient, funds: Any) -> 
 def test_a_manager_of_one_district_cannot_write_for_another(
     client: FlaskClient, funds: Any, make_token: MakeToken
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     vl = make_token(FUND_MANAGER, "LS-VL", name="vl-manager")
     error(post(client, "contributions", gift("CL-COVID"), vl), 403, "forbidden")
     error(post(client, "allocations", allocation("CL-COVID"), vl), 403, "forbidden")
@@ -183,7 +155,7 @@ def test_a_manager_of_one_district_cannot_write_for_another(
     error(post(client, "transfers", transfer, vl), 403, "forbidden")
     fund = {"code": "CL-POOR", "unit": "LS-CL", "kind": "poor"}
     error(post(client, "funds", fund, vl), 403, "forbidden")
-    assert size(client) == before
+    assert log_size(client) == before
     assert created(post(client, "contributions", gift("VL-COVID"), vl))["kind"] == "contribution"
 
 
@@ -200,7 +172,7 @@ def test_a_province_manager_writes_for_the_districts_below(
 def test_roles_that_do_not_record_money_are_refused(
     client: FlaskClient, funds: Any, make_token: MakeToken, role: str
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     token = make_token(role)
     for path, body in (
         ("contributions", gift()),
@@ -211,7 +183,7 @@ def test_roles_that_do_not_record_money_are_refused(
     ):
         error(post(client, path, body, token), 403, "forbidden")
     error(post(client, "documents", b"%PDF-1.4", token, content_type="application/pdf"), 403)
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 # --- successful writes --------------------------------------------------------------
@@ -220,7 +192,7 @@ def test_roles_that_do_not_record_money_are_refused(
 def test_a_contribution_answers_its_index_leaf_hash_and_receipt(
     client: FlaskClient, funds: Any, admin: str, settings: Settings
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     answer = created(post(client, "contributions", gift(amount=2_500_000), admin))
     assert answer["index"] == before
     assert answer["kind"] == "contribution"
@@ -235,7 +207,7 @@ def test_a_contribution_answers_its_index_leaf_hash_and_receipt(
     body = published["entry"]["body"]
     assert body["amount"] == 2_500_000 and body["receipt_id"] == answer["receipt_id"]
     assert body["campaign"] == "LS-2026"
-    assert size(client) == before + 1
+    assert log_size(client) == before + 1
 
 
 def test_the_actor_is_the_token_name(
@@ -391,11 +363,11 @@ INVALID = [
 def test_invalid_bodies_answer_422_field_by_field(
     client: FlaskClient, funds: Any, admin: str, body: dict[str, Any], field: str
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     problem = error(post(client, "contributions", body, admin), 422)
     assert field in problem["fields"], problem
     assert all(isinstance(m, str) and m for m in problem["fields"][field])
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_the_largest_amount_is_accepted(client: FlaskClient, funds: Any, admin: str) -> None:
@@ -424,10 +396,10 @@ def test_the_largest_amount_is_accepted(client: FlaskClient, funds: Any, admin: 
 def test_a_body_that_is_not_a_clean_json_object_answers_422(
     client: FlaskClient, funds: Any, admin: str, raw: bytes
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     problem = error(post(client, "contributions", raw, admin, content_type="application/json"), 422)
     assert problem["fields"]["_schema"]
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_a_huge_body_answers_413(client: FlaskClient, funds: Any, admin: str) -> None:
@@ -439,10 +411,10 @@ def test_an_allocation_beyond_the_balance_answers_409_and_writes_nothing(
     client: FlaskClient, funds: Any, admin: str
 ) -> None:
     funds.give(1_000_000)
-    before = size(client)
+    before = log_size(client)
     problem = error(post(client, "allocations", allocation(amount=1_000_001), admin), 409)
     assert problem["code"] == "insufficient_funds"
-    assert size(client) == before
+    assert log_size(client) == before
     funds_now = {f["code"]: f for f in client.get(f"{API}/funds").get_json()["funds"]}
     assert funds_now["LS-COVID"]["balance"]["available"] == 1_000_000
     assert funds_now["LS-COVID"]["balance"]["committed"] == 0
@@ -452,14 +424,14 @@ def test_an_allocation_beyond_the_balance_answers_409_and_writes_nothing(
 def test_a_gift_dated_outside_its_campaign_answers_409(
     client: FlaskClient, funds: Any, admin: str
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     long_ago = (date.fromisoformat(funds.today) - timedelta(days=90)).isoformat()
     named = gift(received_on=long_ago, campaign="LS-2026")
     problem = error(post(client, "contributions", named, admin), 409, "outside_campaign")
     assert "LS-2026" in problem["message"] and long_ago in problem["message"]
     problem = error(post(client, "contributions", gift(received_on=long_ago), admin), 409)
     assert problem["code"] == "outside_campaign" and long_ago in problem["message"]
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_reading_a_write_endpoint_is_not_allowed(client: FlaskClient, funds: Any) -> None:
@@ -474,38 +446,38 @@ def test_reading_a_write_endpoint_is_not_allowed(client: FlaskClient, funds: Any
 def test_a_retry_with_the_same_key_returns_the_first_answer_and_writes_once(
     client: FlaskClient, funds: Any, admin: str
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     first = post(client, "contributions", gift(), admin, key="gift-2026-0001")
     again = post(client, "contributions", gift(), admin, key="gift-2026-0001")
     assert created(first) == created(again)
     assert again.headers["Idempotency-Replayed"] == "true"
-    assert size(client) == before + 1
+    assert log_size(client) == before + 1
     other = post(client, "contributions", gift(), admin, key="gift-2026-0002")
     assert created(other)["index"] == before + 1
-    assert size(client) == before + 2
+    assert log_size(client) == before + 2
 
 
 def test_the_same_key_with_another_body_answers_409(
     client: FlaskClient, funds: Any, admin: str
 ) -> None:
     created(post(client, "contributions", gift(amount=100_000), admin, key="k-1"))
-    before = size(client)
+    before = log_size(client)
     problem = error(post(client, "contributions", gift(amount=200_000), admin, key="k-1"), 409)
     assert problem["code"] == "idempotency_key_reused"
     problem = error(post(client, "allocations", allocation(), admin, key="k-1"), 409)
     assert problem["code"] == "idempotency_key_reused"
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_keys_belong_to_one_token(
     client: FlaskClient, funds: Any, admin: str, make_token: MakeToken
 ) -> None:
     other = make_token(FUND_MANAGER, "LS")
-    before = size(client)
+    before = log_size(client)
     first = created(post(client, "contributions", gift(), admin, key="shared"))
     second = created(post(client, "contributions", gift(), other, key="shared"))
     assert first["index"] != second["index"]
-    assert size(client) == before + 2
+    assert log_size(client) == before + 2
 
 
 def test_a_refused_request_does_not_use_up_its_key(
@@ -518,10 +490,10 @@ def test_a_refused_request_does_not_use_up_its_key(
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "khóa", "tab\there"])
 def test_a_malformed_key_answers_422(client: FlaskClient, funds: Any, admin: str, key: str) -> None:
-    before = size(client)
+    before = log_size(client)
     problem = error(post(client, "contributions", gift(), admin, key=key), 422)
     assert "Idempotency-Key" in problem["fields"]
-    assert size(client) == before
+    assert log_size(client) == before
 
 
 def test_the_longest_key_is_fine(client: FlaskClient, funds: Any, admin: str) -> None:
@@ -531,7 +503,7 @@ def test_the_longest_key_is_fine(client: FlaskClient, funds: Any, admin: str) ->
 def test_concurrent_retries_with_one_key_write_once(
     app: Flask, client: FlaskClient, funds: Any, admin: str
 ) -> None:
-    before = size(client)
+    before = log_size(client)
     answers: list[TestResponse] = []
     start = threading.Barrier(4)
 
@@ -546,7 +518,7 @@ def test_concurrent_retries_with_one_key_write_once(
         thread.join()
     documents = [created(response) for response in answers]
     assert len(documents) == 4 and all(d == documents[0] for d in documents)
-    assert size(client) == before + 1
+    assert log_size(client) == before + 1
 
 
 # --- documents ----------------------------------------------------------------------
