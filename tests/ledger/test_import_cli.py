@@ -231,7 +231,7 @@ def test_unmatched_rows_are_listed_assigned_and_dismissed(
     assert settled[3]["settled_by"] == "mai" and settled[3]["entry_index"] is not None
     dismissed_rows = ok(invoke(runner, "rows", "--status", "dismissed"))
     assert dismissed_rows.startswith("row 3 [dismissed]")
-    assert dismissed_rows.strip().endswith("by cli: hoàn tiền giao dịch lỗi")
+    assert dismissed_rows.strip().endswith("by cli:local: hoàn tiền giao dịch lỗi")
 
 
 def test_settling_commands_check_their_arguments(funds: Any, runner: CliRunner) -> None:
