@@ -228,7 +228,7 @@ def test_unmatched_rows_are_listed_assigned_and_dismissed(
         (3, "dismissed"),
         (4, "assigned"),
     ]
-    assert settled[3]["settled_by"] == "mai" and settled[3]["entry_index"] is not None
+    assert settled[3]["settled_by"] == "cli:mai" and settled[3]["entry_index"] is not None
     dismissed_rows = ok(invoke(runner, "rows", "--status", "dismissed"))
     assert dismissed_rows.startswith("row 3 [dismissed]")
     assert dismissed_rows.strip().endswith("by cli:local: hoàn tiền giao dịch lỗi")
