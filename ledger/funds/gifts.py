@@ -109,15 +109,20 @@ def record_contribution(rec: Recorder, data: dict[str, Any], index: int) -> Prep
     campaign = choose_campaign(rec, fund, data["campaign"], day)
     reference = data["reference"]
     if reference is not None:
+        # A bank transaction is one gift, whichever campaign of the account it was put to.
+        same_account = select(CampaignRow.code).where(
+            CampaignRow.bank_bin == campaign.bank_bin,
+            CampaignRow.account_number == campaign.account_number,
+        )
         taken = rec.session.scalar(
             select(ContributionRow.receipt_id).where(
-                ContributionRow.campaign == campaign.code, ContributionRow.reference == reference
+                ContributionRow.campaign.in_(same_account), ContributionRow.reference == reference
             )
         )
         if taken is not None:
             raise DuplicateError(
-                f"bank reference {reference} is already recorded for campaign {campaign.code} "
-                f"(receipt {taken})"
+                f"bank reference {reference} is already recorded for the account of campaign "
+                f"{campaign.code} (receipt {taken})"
             )
     pledge = data["pledge"]
     if pledge is not None:

@@ -3,7 +3,7 @@
 The statement is the bank's word on what arrived, so importing it must be safe to
 repeat and must not lose a line:
 
-* a line is known by its bank reference: one already recorded for its campaign, or
+* a line is known by its bank reference: one already recorded for its account, or
   already held as an import row, is reported as a duplicate and creates nothing, so
   importing the same statement twice (or two overlapping ones) counts nothing twice;
 * a credit whose memo names no campaign, on a statement not said to be one
@@ -93,7 +93,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_Key = tuple[str | None, str | None]  # (campaign, bank reference) of a contribution
+# (receiving account, bank reference): one bank transaction is one gift, whichever
+# campaign of that account it was recorded for.
+_Key = tuple[tuple[str, str] | None, str | None]
 _CHUNK = 500  # references per IN (...) query, well under every driver's parameter limit
 
 
@@ -230,7 +232,7 @@ class _Run:
             return
         match = match_memo(line.memo, self.references, self.mobilizers)
         code = match.campaign or (self.default.code if self.default else None)
-        if line.reference in self.held or (code, line.reference) in self.recorded:
+        if line.reference in self.held or (self._account(code), line.reference) in self.recorded:
             self.duplicates.append((Duplicate(line.line, line.reference), line.credit))
             return
         if code is None:
@@ -250,9 +252,13 @@ class _Run:
         except LedgerError as err:
             self.refused.append((Invalid(line.line, str(err)), line.credit))
             return
-        self.recorded.add((code, line.reference))
+        self.recorded.add((self._account(code), line.reference))
         receipt = receipt_id(self.recorder.origin, index)
         self.created.append(Created(line.line, index, receipt, line.credit))
+
+    def _account(self, campaign: str | None) -> tuple[str, str] | None:
+        row = self.campaigns.get(campaign) if campaign is not None else None
+        return (row.bank_bin, row.account_number) if row is not None else None
 
     def _hold(self, line: StatementLine) -> None:
         row = ImportRowRow(
@@ -277,7 +283,9 @@ class _Run:
             query = select(ContributionRow.campaign, ContributionRow.reference).where(
                 ContributionRow.reference.in_(chunk)
             )
-            keys.update((code, reference) for code, reference in self.session.execute(query))
+            keys.update(
+                (self._account(code), reference) for code, reference in self.session.execute(query)
+            )
         return keys
 
     def _held(self, references: Sequence[str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from support.statements import GENERIC, Sheet, vnd, workbook
 from ledger import log
 from ledger.errors import (
     ConflictError,
+    DuplicateError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
@@ -348,13 +349,24 @@ def test_a_broken_running_balance_fails_the_assertion(funds: Any) -> None:
 
 
 def test_the_ledger_check_finds_a_reference_recorded_with_another_amount(funds: Any) -> None:
+    # The fixture's campaigns share one account: the bank's FT26601 is that gift, mistyped.
     funds.give(700_000, fund=funds.district_fund, channel="bank", reference="FT26601")
     report = run(
         funds, Sheet(funds.today, GENERIC).credit(2, "FT26601", 1_000_000, "LS26COVID").csv()
     )
-    assert len(report.created) == 1
+    assert (len(report.created), len(report.duplicates)) == (0, 1)
     check = report.assertion
-    assert (check.ledger_expected, check.ledger_found, check.ok) == (1_000_000, 1_700_000, False)
+    assert (check.ledger_expected, check.ledger_found, check.ok) == (1_000_000, 700_000, False)
+
+
+def test_a_bank_reference_is_one_gift_per_receiving_account(funds: Any) -> None:
+    """Re-importing under another campaign of the same account creates nothing."""
+    sheet = Sheet(funds.today, GENERIC).credit(2, "FT26602", 500_000, "ung ho")
+    first = run(funds, sheet.csv(), campaign=funds.campaign)
+    again = run(funds, sheet.csv(), campaign=funds.district_campaign)
+    assert (len(first.created), len(again.created), len(again.duplicates)) == (1, 0, 1)
+    with pytest.raises(DuplicateError, match="FT26602"):
+        funds.give(500_000, fund=funds.district_fund, channel="bank", reference="FT26602")
 
 
 # -- unmatched rows ------------------------------------------------------------------
