@@ -81,6 +81,11 @@ class ValidationError(LedgerError):
         super().__init__(message)
         self.fields = fields or {}
 
+    @classmethod
+    def for_field(cls, field: str, message: str) -> ValidationError:
+        """One field's problem, said the same in the message and in ``fields``."""
+        return cls(f"{field}: {message}", {field: [message]})
+
 
 class ConflictError(LedgerError):
     """The request is well-formed but the ledger's state does not allow it."""

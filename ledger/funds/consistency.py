@@ -33,6 +33,16 @@ class Mismatch:
         )
 
 
+@dataclass(frozen=True)
+class Overdrawn:
+    """An entry after which a guarded pool was negative: the writer never allows that."""
+
+    index: int
+
+    def __str__(self) -> str:
+        return f"entry {self.index} leaves a fund's balance negative"
+
+
 def replay_database(session: Session) -> Books:
     books = Books(fetch=lambda index: log.entry(session, index))
     start = 0
@@ -43,15 +53,17 @@ def replay_database(session: Session) -> Books:
     return books
 
 
-def check_balances(session: Session) -> tuple[int, list[Mismatch]]:
+def check_balances(session: Session) -> tuple[int, list[Mismatch | Overdrawn]]:
     """Compare every fund's and campaign's published balance with the replayed log's.
+
+    Also names every entry after which the log itself shows an overdrawn pool.
 
     Fund balances are read from the pool totals, campaign balances from the postings,
     so a change to either table shows.
     """
     books = replay_database(session)
     published = state.fund_balances(session)
-    problems: list[Mismatch] = []
+    problems: list[Mismatch | Overdrawn] = [Overdrawn(index) for index in books.negative]
     for code in sorted(set(published) | set(books.accounts)):
         ours = published.get(code, state.Balance())
         problems += _differences(f"fund {code}", ours, books.fund_balance(code))

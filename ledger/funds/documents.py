@@ -48,7 +48,7 @@ def clean_media_type(media_type: str | None) -> str:
         return DEFAULT_MEDIA_TYPE
     if len(value) > 100 or not _MEDIA_TYPE.fullmatch(value):
         message = "must be a media type such as application/pdf"
-        raise ValidationError(f"media_type: {message}", {"media_type": [message]})
+        raise ValidationError.for_field("media_type", message)
     return value
 
 

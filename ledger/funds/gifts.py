@@ -27,23 +27,23 @@ from ledger.funds.recorder import Prepared, Recorder, operation, receipt_id
 from ledger.funds.registry import require_fund, require_unit
 
 
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(f"{field}: {message}", {field: [message]})
-
-
 def choose_campaign(rec: Recorder, fund: FundRow, code: str | None, day: str) -> CampaignRow:
     """The named campaign of this fund, or the fund's one campaign open on ``day``."""
     if code is not None:
         campaign = rec.registered(CampaignRow, code)
         if campaign is None or campaign.fund != fund.code:
-            raise _invalid("campaign", f"fund {fund.code} has no campaign {code!r}")
+            raise ValidationError.for_field(
+                "campaign", f"fund {fund.code} has no campaign {code!r}"
+            )
     else:
         open_now = rec.open_campaigns(fund.code, day)
         if not open_now:
             raise CampaignDateError(f"fund {fund.code} has no campaign open on {day}")
         if len(open_now) > 1:
             names = ", ".join(c.code for c in open_now)
-            raise _invalid("campaign", f"several campaigns are open on {day} ({names}): name one")
+            raise ValidationError.for_field(
+                "campaign", f"several campaigns are open on {day} ({names}): name one"
+            )
         campaign = open_now[0]
     if not campaign.opens <= day <= campaign.closes:
         raise CampaignDateError(
@@ -57,13 +57,13 @@ def _day(rec: Recorder, value: str | None, field: str) -> str:
     if value is None:
         return rec.today.isoformat()
     if value > rec.today.isoformat():
-        raise _invalid(field, f"{value} is in the future")
+        raise ValidationError.for_field(field, f"{value} is in the future")
     return value
 
 
 def _mobilizer(rec: Recorder, code: str | None) -> str | None:
     if code is not None and rec.registered(MobilizerRow, code) is None:
-        raise _invalid("mobilizer", f"no mobilizer with code {code!r}")
+        raise ValidationError.for_field("mobilizer", f"no mobilizer with code {code!r}")
     return code
 
 
@@ -72,7 +72,7 @@ def _earmark(rec: Recorder, earmark: dict[str, Any] | None) -> dict[str, Any] | 
         return None
     if earmark.get("unit"):
         require_unit(rec, earmark["unit"], "earmark.unit")
-    return {key: value for key, value in earmark.items() if value is not None}
+    return earmark
 
 
 def donor_body(rec: Recorder, donor: dict[str, Any]) -> dict[str, Any]:
@@ -109,14 +109,17 @@ def record_contribution(rec: Recorder, data: dict[str, Any], index: int) -> Prep
     campaign = choose_campaign(rec, fund, data["campaign"], day)
     reference = data["reference"]
     if reference is not None:
-        # A bank transaction is one gift, whichever campaign of the account it was put to.
+        # A bank transaction is one gift, whichever campaign of the account it was put to;
+        # a reversed gift frees its reference, so that a misfiled credit can be re-filed.
         same_account = select(CampaignRow.code).where(
             CampaignRow.bank_bin == campaign.bank_bin,
             CampaignRow.account_number == campaign.account_number,
         )
         taken = rec.session.scalar(
             select(ContributionRow.receipt_id).where(
-                ContributionRow.campaign.in_(same_account), ContributionRow.reference == reference
+                ContributionRow.campaign.in_(same_account),
+                ContributionRow.reference == reference,
+                ContributionRow.entry_index.not_in(select(ReversalRow.target)),
             )
         )
         if taken is not None:
@@ -128,9 +131,11 @@ def record_contribution(rec: Recorder, data: dict[str, Any], index: int) -> Prep
     if pledge is not None:
         promised = rec.session.get(PledgeRow, pledge)
         if promised is None or promised.campaign != campaign.code:
-            raise _invalid("pledge", f"campaign {campaign.code} has no pledge {pledge!r}")
+            raise ValidationError.for_field(
+                "pledge", f"campaign {campaign.code} has no pledge {pledge!r}"
+            )
         if rec.session.get(ReversalRow, promised.entry_index) is not None:
-            raise _invalid("pledge", f"pledge {pledge} was reversed")
+            raise ValidationError.for_field("pledge", f"pledge {pledge} was reversed")
     receipt = receipt_id(rec.origin, index)
     body: dict[str, Any] = {
         "fund": fund.code,

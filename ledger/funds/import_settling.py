@@ -80,10 +80,7 @@ def list_rows(
     query = select(ImportRowRow).order_by(ImportRowRow.id)
     if status is not None:
         if status not in STATUSES:
-            raise ValidationError(
-                f"status: must be one of {', '.join(STATUSES)}",
-                {"status": [f"must be one of {', '.join(STATUSES)}"]},
-            )
+            raise ValidationError.for_field("status", f"must be one of {', '.join(STATUSES)}")
         query = query.where(ImportRowRow.status == status)
     if scope.unit is not None:
         # The units that ever imported are few; the subtree may be thousands of units.
@@ -198,7 +195,7 @@ def _dismissal_note(note: str) -> str:
         raise ValidationError("note: say why the line is dismissed", {"note": ["required"]})
     if len(text) > MAX_NOTE:
         message = f"at most {MAX_NOTE} characters"
-        raise ValidationError(f"note: {message}", {"note": [message]})
+        raise ValidationError.for_field("note", message)
     return text
 
 

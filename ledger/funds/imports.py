@@ -60,14 +60,21 @@ from ledger.funds.import_settling import (
     record_dismissal,
     row_document,
 )
-from ledger.funds.models import CampaignRow, ContributionRow, FundRow, ImportBatchRow, ImportRowRow
+from ledger.funds.memo import MemoMatcher
+from ledger.funds.models import (
+    CampaignRow,
+    ContributionRow,
+    FundRow,
+    ImportBatchRow,
+    ImportRowRow,
+    ReversalRow,
+)
 from ledger.funds.privacy import PrivacyKey
 from ledger.funds.recorder import Recorder, receipt_id
 from ledger.funds.statements import (
     BankFormat,
     Statement,
     StatementLine,
-    match_memo,
     parse_statement,
 )
 from ledger.settings import Settings
@@ -204,15 +211,14 @@ class _Run:
     refused: list[tuple[Invalid, int]] = field(default_factory=list)
     debits: int = 0
     campaigns: dict[str, CampaignRow] = field(init=False)
-    references: dict[str, str] = field(init=False)
-    mobilizers: dict[str, str] = field(init=False)
+    matcher: MemoMatcher = field(init=False)
     recorded: set[_Key] = field(init=False)
     held: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         credited = sorted({line.reference for line in self.statement.lines if _storable(line)})
         self.campaigns = {row.code: row for row in self.session.scalars(select(CampaignRow))}
-        self.references, self.mobilizers = memo_references(self.session)
+        self.matcher = MemoMatcher(*memo_references(self.session))
         self.recorded = self._contribution_keys(credited)
         self.held = self._held(credited)
 
@@ -230,7 +236,7 @@ class _Run:
                 reason = "the reference holds a NUL character, which no database keeps"
             self.refused.append((Invalid(line.line, reason), line.credit))
             return
-        match = match_memo(line.memo, self.references, self.mobilizers)
+        match = self.matcher.match(line.memo)
         code = match.campaign or (self.default.code if self.default else None)
         if line.reference in self.held or (self._account(code), line.reference) in self.recorded:
             self.duplicates.append((Duplicate(line.line, line.reference), line.credit))
@@ -281,7 +287,8 @@ class _Run:
         keys: set[_Key] = set()
         for chunk in _chunks(references):
             query = select(ContributionRow.campaign, ContributionRow.reference).where(
-                ContributionRow.reference.in_(chunk)
+                ContributionRow.reference.in_(chunk),
+                ContributionRow.entry_index.not_in(select(ReversalRow.target)),
             )
             keys.update(
                 (self._account(code), reference) for code, reference in self.session.execute(query)

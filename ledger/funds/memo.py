@@ -32,14 +32,30 @@ def match_memo(memo: str, campaigns: Mapping[str, str], mobilizers: Mapping[str,
        if several equally long references lead to different codes, the memo is
        ambiguous and the answer is ``None`` for that mapping, for a person to decide.
     """
-    folded = fold_ascii(nfc(memo)).upper()
-    tokens = set(re.split(r"[^A-Z0-9]+", folded)) - {""}
-    glued = re.sub(r"[^A-Z0-9]", "", folded)
-    return MemoMatch(_match_code(tokens, glued, campaigns), _match_code(tokens, glued, mobilizers))
+    return MemoMatcher(campaigns, mobilizers).match(memo)
 
 
-def _match_code(tokens: set[str], glued: str, references: Mapping[str, str]) -> str | None:
-    keyed = [(re.sub(r"[^A-Z0-9]", "", fold_ascii(r).upper()), c) for r, c in references.items()]
+class MemoMatcher:
+    """``match_memo`` with the references folded once, for the lines of a whole statement."""
+
+    def __init__(self, campaigns: Mapping[str, str], mobilizers: Mapping[str, str]) -> None:
+        self.campaigns = _keyed(campaigns)
+        self.mobilizers = _keyed(mobilizers)
+
+    def match(self, memo: str) -> MemoMatch:
+        folded = fold_ascii(nfc(memo)).upper()
+        tokens = set(re.split(r"[^A-Z0-9]+", folded)) - {""}
+        glued = re.sub(r"[^A-Z0-9]", "", folded)
+        return MemoMatch(
+            _match_code(tokens, glued, self.campaigns), _match_code(tokens, glued, self.mobilizers)
+        )
+
+
+def _keyed(references: Mapping[str, str]) -> list[tuple[str, str]]:
+    return [(re.sub(r"[^A-Z0-9]", "", fold_ascii(r).upper()), c) for r, c in references.items()]
+
+
+def _match_code(tokens: set[str], glued: str, keyed: list[tuple[str, str]]) -> str | None:
     hits = [(r, c) for r, c in keyed if r and r in tokens]
     if not hits:
         hits = [(r, c) for r, c in keyed if len(r) >= 5 and r in glued]

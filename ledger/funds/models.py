@@ -24,7 +24,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -122,11 +121,9 @@ class ContributionRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(BigInteger)
     received_on: Mapped[str] = mapped_column(String(10))
-    reference: Mapped[str | None] = mapped_column(String(64))
+    # Not unique: a reversed gift frees its bank reference (see ledger.funds.gifts).
+    reference: Mapped[str | None] = mapped_column(String(64), index=True)
     pledge: Mapped[str | None] = mapped_column(String(32), index=True)
-
-    # A bank transaction is one gift: re-importing a statement must not count it twice.
-    __table_args__ = (UniqueConstraint("campaign", "reference", name="uq_contribution_reference"),)
 
 
 class PledgeRow(Base):
@@ -248,7 +245,7 @@ class ImportRowRow(Base):
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)
     line: Mapped[int] = mapped_column(Integer)
     value_date: Mapped[str] = mapped_column(String(10))
-    reference: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(64), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     memo: Mapped[str] = mapped_column(Text)
     counterparty: Mapped[str | None] = mapped_column(String(200))

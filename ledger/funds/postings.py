@@ -57,6 +57,9 @@ class Posting(NamedTuple):
     amount: int
 
 
+MAX_EARMARK_KEY = 300  # the width of the earmark columns of the fund tables
+
+
 def earmark_key(earmark: Mapping[str, Any] | None) -> str:
     """The pool an earmark names: "" for free money, else its canonical JSON."""
     if not earmark:

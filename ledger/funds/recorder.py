@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from ledger import log
 from ledger.db import Database
 from ledger.entries import Draft
-from ledger.errors import BalanceError, ChainError, NotFoundError, ValidationError
+from ledger.errors import BalanceError, ChainError, ValidationError
 from ledger.funds import postings as p
 from ledger.funds import schemas, state
 from ledger.funds.access import Scope
@@ -110,10 +110,10 @@ class Recorder:
         self.privacy = privacy
         self.now = now
         self.today = today_in_vietnam(now)
+        # The key in force names the origin; loading it first also refuses an empty log.
+        self.signer = load_signer(settings.signing_key_file, session)
+        self.origin = self.signer.name
         self.size = log.tree_size(session)
-        if self.size == 0:
-            raise NotFoundError("the log has no genesis entry yet: run `ledger init`")
-        self.origin = log.current_key(session).name
         self.tree = UnitTree.load(session)
         self._drafts: list[Draft] = []
         self._prepared: list[Prepared] = []
@@ -134,24 +134,25 @@ class Recorder:
         """
         if kind not in _PREPARERS:
             raise ValidationError(f"unknown operation {kind!r}")
-        if scope is not None:
-            self.scope = scope
-        self.scope.require(kind)
-        loaded = schemas.load(kind, data)
-        index = self.next_index
-        with self.session.begin_nested():
-            prepared = _PREPARERS[kind](self, loaded, index)
-            self.session.flush()
-            self._post(kind, prepared.body, index)
-        self._drafts.append(Draft(kind, prepared.body, self.scope.actor))
+        own, self.scope = self.scope, scope or self.scope
+        try:
+            self.scope.require(kind)
+            loaded = schemas.load(kind, data)
+            index = self.next_index
+            with self.session.begin_nested():
+                prepared = _PREPARERS[kind](self, loaded, index)
+                self.session.flush()
+                self._post(kind, prepared.body, index)
+            self._drafts.append(Draft(kind, prepared.body, self.scope.actor))
+        finally:
+            self.scope = own
         self._prepared.append(prepared)
         return index
 
     def commit(self) -> list[Recorded]:
         if not self._drafts:
             return []
-        signer = load_signer(self.settings.signing_key_file, self.session)
-        appended = log.append(self.session, self._drafts, signer, now=self.now)
+        appended = log.append(self.session, self._drafts, self.signer, now=self.now)
         if appended.entries[0].index != self.size:
             raise ChainError("the log grew while the append lock was held", index=self.size)
         return [

@@ -16,21 +16,17 @@ from ledger.funds.models import CampaignRow, FundRow, MobilizerRow, UnitRow
 from ledger.funds.recorder import Prepared, Recorder, operation
 
 
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(f"{field}: {message}", {field: [message]})
-
-
 def require_unit(rec: Recorder, code: str, field: str) -> UnitRow:
     row = rec.registered(UnitRow, code)
     if row is None:
-        raise _invalid(field, f"no unit with code {code!r}")
+        raise ValidationError.for_field(field, f"no unit with code {code!r}")
     return row
 
 
 def require_fund(rec: Recorder, code: str, field: str) -> FundRow:
     row = rec.registered(FundRow, code)
     if row is None:
-        raise _invalid(field, f"no fund with code {code!r}")
+        raise ValidationError.for_field(field, f"no fund with code {code!r}")
     rec.scope.require_unit(row.unit, rec.tree)
     return row
 
@@ -57,7 +53,9 @@ def record_unit(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
         require_unit(rec, parent, "parent")
         rec.scope.require_unit(parent, rec.tree)
         if code in rec.tree.ancestors(parent):
-            raise _invalid("parent", f"{parent} lies below {code}: units cannot form a loop")
+            raise ValidationError.for_field(
+                "parent", f"{parent} lies below {code}: units cannot form a loop"
+            )
     elif rec.scope.unit is not None:
         raise PermissionDeniedError("only an admin may register a unit at the top of the tree")
     body = {"code": code, "name": data["name"], "parent": parent, "level": data["level"]}
@@ -88,7 +86,7 @@ def record_fund(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     rec.scope.require_unit(unit.code, rec.tree)
     kinds = rec.settings.fund_kinds
     if kind not in kinds:
-        raise _invalid("kind", f"must be one of {', '.join(sorted(kinds))}")
+        raise ValidationError.for_field("kind", f"must be one of {', '.join(sorted(kinds))}")
     # "Quỹ Cứu trợ" + "Huyện Cao Lộc" → "Quỹ Cứu trợ huyện Cao Lộc"
     name = data["name"] or f"{kinds[kind]} {unit.name[:1].lower()}{unit.name[1:]}"
     body = {"code": code, "unit": unit.code, "kind": kind, "name": name}
@@ -110,7 +108,9 @@ def record_campaign(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
     if not account.get("bank_name"):
         bank = bank_by_bin(account["bank_bin"])
         if bank is None:
-            raise _invalid("account.bank_name", "unknown bank BIN: give the bank's name")
+            raise ValidationError.for_field(
+                "account.bank_name", "unknown bank BIN: give the bank's name"
+            )
         account["bank_name"] = bank.name
     body = {
         "code": code,
@@ -157,7 +157,9 @@ def record_mobilizer(rec: Recorder, data: dict[str, Any], index: int) -> Prepare
     rec.scope.require_unit(unit.code, rec.tree)
     reference = data["reference"] or default_reference(code)
     if len(reference) < 3:
-        raise _invalid("reference", "give a memo reference of 3-12 capital letters or digits")
+        raise ValidationError.for_field(
+            "reference", "give a memo reference of 3-12 capital letters or digits"
+        )
     if _reference_taken(rec, reference):
         raise DuplicateError(f"the memo reference {reference} is taken")
     body = {

@@ -18,11 +18,14 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_load,
     validate,
     validates_schema,
 )
 
 from ledger import errors
+from ledger.entries import MAX_SAFE_INTEGER
+from ledger.funds.postings import MAX_EARMARK_KEY, earmark_key
 from ledger.funds.text import nfc
 
 MAX_AMOUNT = 10**15
@@ -66,8 +69,11 @@ class Amount(fields.Integer):
 
 
 class Index(fields.Integer):
+    """An entry index: it goes into a leaf, whose integers stay within +-(2^53 - 1)."""
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, validate=validate.Range(min=1), **kwargs)
+        bound = validate.Range(min=1, max=MAX_SAFE_INTEGER)
+        super().__init__(strict=True, validate=bound, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
@@ -185,6 +191,12 @@ class EarmarkSchema(StrictSchema):
     def _not_empty(self, data: Mapping[str, Any], **_kwargs: Any) -> None:
         if not data.get("purpose") and not data.get("unit"):
             raise ValidationError("an earmark names a purpose, a unit or both")
+        if len(earmark_key(data)) > MAX_EARMARK_KEY:
+            raise ValidationError("the earmark is too long: shorten its purpose")
+
+    @post_load
+    def _only_what_is_named(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        return {key: value for key, value in data.items() if value is not None}
 
 
 class Earmark(fields.Nested):
@@ -374,6 +386,3 @@ def _as_fields(messages: Any) -> dict[str, list[str]]:
 def _summary(messages: Any) -> str:
     flat = _as_fields(messages)
     return "; ".join(f"{name}: {' '.join(problems)}" for name, problems in sorted(flat.items()))
-
-
-CODE_RE = re.compile(CODE_PATTERN)

@@ -35,17 +35,15 @@ from ledger.funds.registry import require_fund, require_unit
 from ledger.funds.text import dong
 
 
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(f"{field}: {message}", {field: [message]})
-
-
 def _documents(rec: Recorder, hashes: list[str], field: str) -> list[str]:
     known = set(
         rec.session.scalars(select(DocumentRow.sha256).where(DocumentRow.sha256.in_(hashes)))
     )
     missing = [h for h in hashes if h not in known]
     if missing:
-        raise _invalid(field, f"upload these documents first: {', '.join(missing)}")
+        raise ValidationError.for_field(
+            field, f"upload these documents first: {', '.join(missing)}"
+        )
     return sorted(set(hashes))
 
 
@@ -78,13 +76,15 @@ def _check_earmark(rec: Recorder, earmark: dict[str, Any] | None, unit: str | No
 def record_allocation(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     fund = require_fund(rec, data["fund"], "fund")
     beneficiary = _beneficiary(rec, data["beneficiary"])
-    earmark = {k: v for k, v in (data["earmark"] or {}).items() if v is not None} or None
+    earmark = data["earmark"]
     _check_earmark(rec, earmark, beneficiary.get("unit"))
     campaign = data["campaign"]
     if campaign is not None:
         row = rec.registered(CampaignRow, campaign)
         if row is None or row.fund != fund.code:
-            raise _invalid("campaign", f"fund {fund.code} has no campaign {campaign!r}")
+            raise ValidationError.for_field(
+                "campaign", f"fund {fund.code} has no campaign {campaign!r}"
+            )
     decision = data["decision"]
     decision_ref = data["decision_ref"] or (decision["number"] if decision else None)
     body: dict[str, Any] = {
@@ -137,7 +137,7 @@ def record_disbursement(rec: Recorder, data: dict[str, Any], index: int) -> Prep
     target = data["allocation"]
     allocation = rec.session.get(AllocationRow, target)
     if allocation is None:
-        raise _invalid("allocation", f"entry {target} is not an allocation")
+        raise ValidationError.for_field("allocation", f"entry {target} is not an allocation")
     fund = rec.registered(FundRow, allocation.fund)
     if fund is not None:
         rec.scope.require_unit(fund.unit, rec.tree)
@@ -150,7 +150,7 @@ def record_disbursement(rec: Recorder, data: dict[str, Any], index: int) -> Prep
             f"less than {dong(data['amount'])}; nothing was recorded"
         )
     if data["paid_on"] is not None and data["paid_on"] > rec.today.isoformat():
-        raise _invalid("paid_on", f"{data['paid_on']} is in the future")
+        raise ValidationError.for_field("paid_on", f"{data['paid_on']} is in the future")
     body: dict[str, Any] = {
         "allocation": target,
         "fund": allocation.fund,
@@ -171,8 +171,8 @@ def record_transfer(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
     source = require_fund(rec, data["from_fund"], "from_fund")
     target = rec.registered(FundRow, data["to_fund"])
     if target is None:
-        raise _invalid("to_fund", f"no fund with code {data['to_fund']!r}")
-    earmark = {k: v for k, v in (data["earmark"] or {}).items() if v is not None} or None
+        raise ValidationError.for_field("to_fund", f"no fund with code {data['to_fund']!r}")
+    earmark = data["earmark"]
     body: dict[str, Any] = {
         "from_fund": source.code,
         "to_fund": target.code,

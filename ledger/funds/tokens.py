@@ -52,10 +52,6 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("ascii")).digest()
 
 
-def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(f"{field}: {message}", {field: [message]})
-
-
 def _new_id(session: Session) -> str:
     while True:
         candidate = secrets.token_hex(4)
@@ -77,18 +73,20 @@ def create_token(
     guess, so a slow password hash would add cost and no protection.
     """
     if role not in ROLES:
-        raise _invalid("role", f"must be one of {', '.join(ROLES)}")
+        raise ValidationError.for_field("role", f"must be one of {', '.join(ROLES)}")
     if unit is not None:
         try:
             state.unit(session, unit)
         except NotFoundError as err:
-            raise _invalid("unit", f"no unit with code {unit!r}: record the unit first") from err
+            raise ValidationError.for_field(
+                "unit", f"no unit with code {unit!r}: record the unit first"
+            ) from err
     if expires_in is not None and expires_in <= timedelta(0):
-        raise _invalid("expires_in", "must be a positive duration")
+        raise ValidationError.for_field("expires_in", "must be a positive duration")
     token_id = _new_id(session)
     name = f"{role}-{token_id}" if name is None else name
     if not NAME_PATTERN.fullmatch(name):
-        raise _invalid("name", "must be 1-64 letters, digits, '.', '_' or '-'")
+        raise ValidationError.for_field("name", "must be 1-64 letters, digits, '.', '_' or '-'")
     if session.scalar(select(TokenRow.id).where(TokenRow.name == name)) is not None:
         raise DuplicateError(f"a token named {name} exists already")
     token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"

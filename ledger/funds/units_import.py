@@ -62,7 +62,7 @@ class _Problems:
 
 
 def _at_line(line: int, message: str) -> ValidationError:
-    return ValidationError(f"line {line}: {message}", {f"line {line}": [message]})
+    return ValidationError.for_field(f"line {line}", message)
 
 
 def _decode(data: bytes) -> str:

@@ -7,7 +7,9 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import text
 
+from ledger import log
 from ledger.cli import main
+from ledger.entries import Draft
 
 
 def test_verify_reports_that_balances_agree(funds: Any, runner: CliRunner) -> None:
@@ -59,3 +61,22 @@ def test_verify_recomputes_old_postings_it_no_longer_holds(
     result = runner.invoke(main, ["verify"])
     assert result.exit_code == 0, result.output
     assert "agree with the log" in result.output
+
+
+def test_verify_names_an_entry_that_overdraws_a_fund(
+    funds: Any, runner: CliRunner, ledger: Any, signer: Any
+) -> None:
+    """An entry the writer would refuse, appended around it, is caught by the replay."""
+    body = {
+        "fund": funds.fund,
+        "amount": 1,
+        "currency": "VND",
+        "form": "cash",
+        "beneficiary": {"display": "Ai đó", "type": "organization"},
+        "purpose": "rút quỹ trống",
+    }
+    with ledger.writing() as session:
+        appended = log.append(session, [Draft("allocation", body, "intruder")], signer)
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 1
+    assert f"entry {appended.entries[0].index} leaves a fund's balance negative" in result.output

@@ -18,10 +18,10 @@ from ledger.errors import (
     ValidationError,
 )
 from ledger.funds import state
-from ledger.funds.access import AUDITOR, FUND_MANAGER, Scope
+from ledger.funds.access import AUDITOR, FUND_MANAGER, Scope, command_line
 from ledger.funds.models import DocumentRow, DonorContactRow
-from ledger.funds.privacy import ANONYMOUS_DONOR
-from ledger.funds.recorder import record
+from ledger.funds.privacy import ANONYMOUS_DONOR, PrivacyKey
+from ledger.funds.recorder import Recorder, record
 from ledger.funds.replay import replay
 
 
@@ -449,3 +449,42 @@ def test_goods_without_a_stated_basis_are_valued_as_declared(funds: Any) -> None
         with pytest.raises(ValidationError) as caught:
             funds.give(1000, channel="in_kind", in_kind={**goods, "quantity": bad})
         assert "in_kind.quantity" in caught.value.fields
+
+
+def test_an_index_beyond_what_a_leaf_holds_is_invalid(funds: Any) -> None:
+    for field, kind in (("allocation", "disbursement"), ("target", "reversal")):
+        data = {"allocation": 2**64, "amount": 1, "documents": ["a" * 64]}
+        if kind == "reversal":
+            data = {"target": 2**64, "reason": "x"}
+        with pytest.raises(ValidationError) as caught:
+            funds.record(kind, data)
+        assert field in caught.value.fields
+
+
+def test_an_earmark_too_long_to_keep_is_invalid(funds: Any) -> None:
+    with pytest.raises(ValidationError, match="earmark is too long"):
+        funds.give(1000, earmark={"purpose": '"' * 200})
+
+
+def test_a_reversed_bank_gift_frees_its_reference(funds: Any) -> None:
+    misfiled = funds.give(300_000, channel="bank", reference="FT26009", fund=funds.district_fund)
+    funds.record("reversal", {"target": misfiled.index, "reason": "Nhầm quỹ"})
+    refiled = funds.give(300_000, channel="bank", reference="FT26009")
+    assert entry_body(funds, refiled.index)["reference"] == "FT26009"
+
+
+def test_a_scope_given_for_one_operation_does_not_stay(funds: Any) -> None:
+    district = Scope("quan-ly-cao-loc", FUND_MANAGER, funds.district)
+    gift = {"amount": 1000, "channel": "cash", "donor": {"anonymous": True}}
+    with funds.db.writing() as session:
+        privacy = PrivacyKey.load(funds.settings.privacy_key_file)
+        recorder = Recorder(session, funds.settings, command_line("tinh"), privacy)
+        recorder.add("contribution", {**gift, "fund": funds.district_fund}, scope=district)
+        recorder.add("contribution", {**gift, "fund": funds.fund})
+        with pytest.raises(PermissionDeniedError):
+            recorder.add("contribution", {**gift, "fund": funds.fund}, scope=district)
+        recorder.add("contribution", {**gift, "fund": funds.fund})
+        indices = [entry.index for entry in recorder.commit()]
+    with funds.db.session() as session:
+        actors = [log.entry(session, index).actor for index in indices]
+    assert actors == ["quan-ly-cao-loc", "tinh", "tinh"]

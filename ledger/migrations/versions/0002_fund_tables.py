@@ -89,7 +89,6 @@ def upgrade() -> None:
         sa.Column("reference", sa.String(length=64), nullable=True),
         sa.Column("pledge", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("receipt_id"),
-        sa.UniqueConstraint("campaign", "reference", name="uq_contribution_reference"),
         sa.UniqueConstraint("entry_index"),
     )
     op.create_index(
@@ -97,6 +96,9 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_fund_contributions_fund"), "fund_contributions", ["fund"], unique=False
+    )
+    op.create_index(
+        op.f("ix_fund_contributions_reference"), "fund_contributions", ["reference"], unique=False
     )
     op.create_index(
         op.f("ix_fund_contributions_mobilizer"), "fund_contributions", ["mobilizer"], unique=False
@@ -250,6 +252,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_import_rows_batch_id"), "import_rows", ["batch_id"], unique=False)
     op.create_index(op.f("ix_import_rows_status"), "import_rows", ["status"], unique=False)
+    op.create_index(op.f("ix_import_rows_reference"), "import_rows", ["reference"], unique=False)
 
 
 def downgrade() -> None:
