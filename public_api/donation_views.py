@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 
 from ledger.funds import vietqr
 from ledger.funds.donation_codes import donation_code
+from ledger.funds.schemas import CODE_PATTERN
 from public_api import caching
 from public_api.database import session
 from public_api.schemas import ErrorSchema
@@ -29,7 +30,9 @@ blp.after_request(caching.conditional)
 
 class DonationCodeArgsSchema(Schema):
     mobilizer = fields.String(
-        load_default=None, metadata={"description": "credit gifts to this mobiliser"}
+        load_default=None,
+        validate=validate.Regexp(CODE_PATTERN, error="must be a mobiliser's code"),
+        metadata={"description": "credit gifts to this mobiliser"},
     )
     amount = fields.Integer(
         load_default=None,
@@ -56,7 +59,7 @@ class DonationCodeSchema(Schema):
 
 
 @blp.route("/<code>/vietqr")
-@blp.arguments(DonationCodeArgsSchema, location="query")
+@blp.arguments(DonationCodeArgsSchema, location="query", error_status_code=400)
 @blp.response(200, DonationCodeSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 def code_json(args: dict[str, Any], code: str) -> tuple[dict[str, object], dict[str, str]]:
@@ -72,7 +75,7 @@ def _image(code: str, args: dict[str, Any], render: Any, mimetype: str) -> Respo
 
 
 @blp.route("/<code>/vietqr.png")
-@blp.arguments(DonationCodeArgsSchema, location="query")
+@blp.arguments(DonationCodeArgsSchema, location="query", error_status_code=400)
 @blp.response(200, content_type="image/png")
 @blp.alt_response(404, schema=ErrorSchema)
 def code_png(args: dict[str, Any], code: str) -> Response:
@@ -80,7 +83,7 @@ def code_png(args: dict[str, Any], code: str) -> Response:
 
 
 @blp.route("/<code>/vietqr.svg")
-@blp.arguments(DonationCodeArgsSchema, location="query")
+@blp.arguments(DonationCodeArgsSchema, location="query", error_status_code=400)
 @blp.response(200, content_type="image/svg+xml")
 @blp.alt_response(404, schema=ErrorSchema)
 def code_svg(args: dict[str, Any], code: str) -> Response:

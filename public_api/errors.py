@@ -25,6 +25,7 @@ from ledger.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from ledger.funds.documents import DocumentTooLargeError
 from public_api import database
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ STATUS = {
     ConflictError: 409,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
+    DocumentTooLargeError: 413,
     EncodingError: 422,
     ConfigurationError: 503,
     ChainError: 503,

@@ -226,7 +226,14 @@ def list_funds() -> tuple[dict[str, Any], Headers]:
     db = session()
     balances, tree, kinds = state.fund_balances(db), state.UnitTree.load(db), _kinds()
     rows = state.funds(db)
-    return _cached({"funds": [fund_document(row, balances[row.code], tree, kinds) for row in rows]})
+    return _cached(
+        {
+            "funds": [
+                fund_document(row, balances.get(row.code, state.Balance()), tree, kinds)
+                for row in rows
+            ]
+        }
+    )
 
 
 @blp.route("/funds/<code>")

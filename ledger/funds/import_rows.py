@@ -186,14 +186,21 @@ class ImportReport:
             "filename": self.filename,
             "format": self.format,
             "recorded": self.recorded,
-            "created": [c._asdict() for c in self.created],
+            "created": [self._staged(c._asdict(), "index", "receipt_id") for c in self.created],
             "duplicates": [d._asdict() for d in self.duplicates],
-            "unmatched": [u._asdict() for u in self.unmatched],
+            "unmatched": [self._staged(u._asdict(), "row_id") for u in self.unmatched],
             "invalid": [i._asdict() for i in self.invalid],
             "debits": self.debits,
             "totals": dict(self.totals),
             "assertion": self.assertion.as_dict(),
         }
+
+    def _staged(self, line: dict[str, Any], *identifiers: str) -> dict[str, Any]:
+        """A refused import names no index, receipt or row: they were never kept, and the
+        next write will be given them."""
+        if self.recorded:
+            return line
+        return {key: value for key, value in line.items() if key not in identifiers}
 
 
 class ImportRefused(ConflictError):

@@ -8,9 +8,11 @@ auditor gets by replaying the log, and ``ledger verify`` checks that it is.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,6 +30,7 @@ from ledger.funds.models import (
     ReversalRow,
     UnitRow,
 )
+from ledger.funds.schemas import CODE_PATTERN
 
 
 @dataclass(frozen=True)
@@ -114,32 +117,33 @@ class UnitTree:
         return found
 
 
-def unit(session: Session, code: str) -> UnitRow:
-    row = session.get(UnitRow, code)
+R = TypeVar("R", UnitRow, FundRow, CampaignRow, MobilizerRow)
+_CODE = re.compile(CODE_PATTERN)
+
+
+def _get(session: Session, model: type[R], label: str, code: str) -> R:
+    """The row of that code, or NotFoundError; a string that is no code is not looked up
+    (PostgreSQL refuses a NUL in a query outright)."""
+    row = session.get(model, code) if _CODE.fullmatch(code) else None
     if row is None:
-        raise NotFoundError(f"no unit with code {code!r}")
+        raise NotFoundError(f"no {label} with code {code!r}")
     return row
+
+
+def unit(session: Session, code: str) -> UnitRow:
+    return _get(session, UnitRow, "unit", code)
 
 
 def fund(session: Session, code: str) -> FundRow:
-    row = session.get(FundRow, code)
-    if row is None:
-        raise NotFoundError(f"no fund with code {code!r}")
-    return row
+    return _get(session, FundRow, "fund", code)
 
 
 def campaign(session: Session, code: str) -> CampaignRow:
-    row = session.get(CampaignRow, code)
-    if row is None:
-        raise NotFoundError(f"no campaign with code {code!r}")
-    return row
+    return _get(session, CampaignRow, "campaign", code)
 
 
 def mobilizer(session: Session, code: str) -> MobilizerRow:
-    row = session.get(MobilizerRow, code)
-    if row is None:
-        raise NotFoundError(f"no mobilizer with code {code!r}")
-    return row
+    return _get(session, MobilizerRow, "mobilizer", code)
 
 
 def funds(session: Session) -> Sequence[FundRow]:

@@ -226,6 +226,9 @@ def test_all_or_nothing_records_nothing_when_a_line_is_bad(funds: Any) -> None:
     assert "nothing was recorded" in refused.value.message
     assert size(funds) == before
     assert count(funds, ImportBatchRow) == count(funds, ContributionRow) == 0
+    # The lines that would have been gifts name no receipt: none was ever kept.
+    would_be = refused.value.report.as_dict()["created"]
+    assert would_be and all(set(line) == {"line", "amount"} for line in would_be)
 
 
 def test_all_or_nothing_records_everything_when_every_line_is_good(funds: Any) -> None:

@@ -255,3 +255,28 @@ def test_openapi_lists_the_fund_pages(client: FlaskClient, funds: Any) -> None:
         operation = paths[f"{API}/{path}"]["get"]
         assert "200" in operation["responses"], path
         assert "security" not in operation, path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/funds/a%00",
+        "/api/v1/units/a%00",
+        "/api/v1/campaigns/a%00",
+        "/api/v1/campaigns/a%00/vietqr.png",
+    ],
+)
+def test_a_code_no_ledger_could_hold_is_simply_not_found(
+    funds: Any, client: FlaskClient, path: str
+) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_malformed_mobiliser_in_a_donation_code_is_a_bad_request(
+    funds: Any, client: FlaskClient
+) -> None:
+    answer = client.get(f"/api/v1/campaigns/{funds.campaign}/vietqr?mobilizer=a%00")
+    assert answer.status_code == 400
+    assert "mobilizer" in answer.get_json()["error"]["message"]
