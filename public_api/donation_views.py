@@ -17,6 +17,7 @@ from ledger.funds.donation_codes import donation_code
 from ledger.funds.schemas import CODE_PATTERN
 from public_api import caching
 from public_api.database import session
+from public_api.fund_views import BankAccountSchema
 from public_api.schemas import ErrorSchema
 
 blp = Blueprint(
@@ -42,20 +43,13 @@ class DonationCodeArgsSchema(Schema):
     )
 
 
-class AccountSchema(Schema):
-    bank_bin = fields.String()
-    bank_name = fields.String()
-    number = fields.String()
-    holder = fields.String()
-
-
 class DonationCodeSchema(Schema):
     campaign = fields.String()
     mobilizer = fields.String(allow_none=True)
     payload = fields.String(metadata={"description": "EMVCo/NAPAS VietQR payload"})
     memo = fields.String()
     amount = fields.Integer(allow_none=True)
-    account = fields.Nested(AccountSchema)
+    account = fields.Nested(BankAccountSchema)
 
 
 @blp.route("/<code>/vietqr")

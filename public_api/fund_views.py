@@ -192,12 +192,7 @@ def campaign_document(
         "opens": row.opens,
         "closes": row.closes,
         "distribute_by": row.distribute_by,
-        "account": {
-            "bank_bin": row.bank_bin,
-            "bank_name": row.bank_name,
-            "number": row.account_number,
-            "holder": row.account_holder,
-        },
+        "account": row.account(),
         "status": campaign_status(row, today),
         "entry_index": row.entry_index,
         "balance": balance.as_dict(),

@@ -156,7 +156,8 @@ def campaign_qr(
         click.echo(found.payload)
         return
     out.write_bytes(writer(found.payload))
-    click.echo(f"wrote {out}: {found.bank_name}, {found.holder}, memo {found.memo!r}")
+    account = found.account
+    click.echo(f"wrote {out}: {account['bank_name']}, {account['holder']}, memo {found.memo!r}")
 
 
 @click.group()

@@ -21,10 +21,7 @@ class DonationCode:
     mobilizer: str | None
     payload: str
     memo: str
-    bank_bin: str
-    bank_name: str
-    account: str
-    holder: str
+    account: dict[str, str]
     amount: int | None
 
     def as_dict(self) -> dict[str, object]:
@@ -34,12 +31,7 @@ class DonationCode:
             "payload": self.payload,
             "memo": self.memo,
             "amount": self.amount,
-            "account": {
-                "bank_bin": self.bank_bin,
-                "bank_name": self.bank_name,
-                "number": self.account,
-                "holder": self.holder,
-            },
+            "account": self.account,
         }
 
 
@@ -61,9 +53,6 @@ def donation_code(
         mobilizer=mobilizer,
         payload=text,
         memo=memo,
-        bank_bin=row.bank_bin,
-        bank_name=row.bank_name,
-        account=row.account_number,
-        holder=row.account_holder,
+        account=row.account(),
         amount=amount,
     )

@@ -69,6 +69,15 @@ class CampaignRow(Base):
     account_holder: Mapped[str] = mapped_column(String(200))
     entry_index: Mapped[int] = mapped_column(BigInteger)
 
+    def account(self) -> dict[str, str]:
+        """The campaign's public receiving account, as its entry and the API show it."""
+        return {
+            "bank_bin": self.bank_bin,
+            "bank_name": self.bank_name,
+            "number": self.account_number,
+            "holder": self.account_holder,
+        }
+
 
 class MobilizerRow(Base):
     __tablename__ = "fund_mobilizers"
