@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +29,7 @@ from ledger.errors import NotFoundError, ValidationError
 from ledger.funds import state, tokens
 from ledger.funds.amounts import parse_amount
 from ledger.funds.bank_formats import BankFormat, StatementError, load_formats
+from ledger.funds.documents import clean_filename
 from ledger.funds.import_rows import STATUSES
 from ledger.funds.imports import (
     ImportRefused,
@@ -42,7 +42,6 @@ from ledger.funds.imports import (
 )
 from ledger.funds.models import ImportBatchRow
 from ledger.funds.statements import parse_statement
-from ledger.funds.text import nfc
 from public_api import auth, errors, writing
 from public_api.database import session, settings
 from public_api.import_schemas import (
@@ -88,7 +87,7 @@ def _bank_format(name: str | None) -> BankFormat:
     known = ", ".join(sorted(formats))
     problem = "required" if not name else f"unknown bank format {name!r}"
     message = f"{problem}: use one of {known}"
-    raise ValidationError(f"format: {message}", {"format": [message]})
+    raise ValidationError.for_field("format", message)
 
 
 def _require_campaign(code: str) -> None:
@@ -97,30 +96,24 @@ def _require_campaign(code: str) -> None:
         state.campaign(session(), code)
     except NotFoundError:
         message = f"no campaign with code {code!r}"
-        raise ValidationError(f"campaign: {message}", {"campaign": [message]}) from None
-
-
-def _clean_filename(raw: str | None) -> str:
-    """A name fit for the report and the database: no path, no control characters."""
-    name = re.split(r"[/\\]", raw or "")[-1]
-    name = "".join(c for c in nfc(name) if c.isprintable()).strip()
-    return name[:255] or "statement"
+        raise ValidationError.for_field("campaign", message) from None
 
 
 def _statement_file() -> tuple[bytes, str]:
     """The file as the raw body, or as the multipart form field ``file``, and its name."""
     header = writing.header_filename()
     if request.mimetype != "multipart/form-data":
-        return writing.read_body(MAX_STATEMENT_BYTES, "a statement"), _clean_filename(header)
+        data = writing.read_body(MAX_STATEMENT_BYTES, "a statement")
+        return data, clean_filename(header, "statement")
     request.max_content_length = MAX_STATEMENT_BYTES + _MULTIPART_SLACK
     upload = request.files.get("file")
     if upload is None:
         message = "send the statement as the form field `file`, or as the whole body"
-        raise ValidationError(f"file: {message}", {"file": [message]})
+        raise ValidationError.for_field("file", message)
     data = upload.stream.read(MAX_STATEMENT_BYTES + 1)
     if len(data) > MAX_STATEMENT_BYTES:
         raise RequestEntityTooLarge(f"a statement must be at most {MAX_STATEMENT_BYTES} bytes")
-    return data, _clean_filename(upload.filename or header)
+    return data, clean_filename(upload.filename or header, "statement")
 
 
 def batch_document(batch: ImportBatchRow) -> dict[str, Any]:

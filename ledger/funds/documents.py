@@ -35,11 +35,11 @@ class DocumentTooLargeError(ValidationError):
     code = "too_large"
 
 
-def clean_filename(filename: str | None) -> str:
+def clean_filename(filename: str | None, default: str = DEFAULT_FILENAME) -> str:
     """The last path component, NFC, without control characters, at most 255 characters."""
     name = nfc(filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if c.isprintable()).strip()
-    return name[:255] or DEFAULT_FILENAME
+    return name[:255] or default
 
 
 def clean_media_type(media_type: str | None) -> str:
