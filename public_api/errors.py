@@ -51,7 +51,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
-    422: "invalid",
+    422: "validation_failed",
     429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
