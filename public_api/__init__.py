@@ -1,4 +1,4 @@
-"""The HTTP layer: public JSON API, receipts and (later) writers' and auditors' APIs."""
+"""The HTTP layer: the public JSON API, the writers' API and (later) receipts and auditors' APIs."""
 
 from public_api.app import create_app
 
