@@ -19,7 +19,7 @@ from ledger.commands import demo, funds, imports, tokens
 from ledger.commands.common import fail, open_database, progress, reports_errors
 from ledger.errors import LedgerError
 from ledger.export import verify_export, write_export
-from ledger.funds.consistency import check_balances
+from ledger.funds.consistency import books_for, check_balances
 from ledger.genesis import init_ledger
 from ledger.integrity import verify_database
 from ledger.keyring import rotate_key
@@ -103,8 +103,9 @@ def verify(settings: Settings, key: str | None) -> None:
     with open_database(settings) as db, db.session() as session:
         size = log.tree_size(session)
         with progress("verifying", size) as update:
-            summary = verify_database(session, trusted, update)
-        fund_count, mismatches = check_balances(session)
+            books = books_for(session)
+            summary = verify_database(session, trusted, update, books.apply)
+        fund_count, mismatches = check_balances(session, books)
     _print_summary(summary, "database")
     if mismatches:
         for mismatch in mismatches:

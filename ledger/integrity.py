@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.entries import Entry
 from ledger.errors import ChainError
 from ledger.keys import VerifierKey
 from ledger.models import CheckpointRow, EntryRow
@@ -24,10 +25,17 @@ Progress = Callable[[int], None]
 
 
 def verify_database(
-    session: Session, trusted_key: VerifierKey | None = None, progress: Progress | None = None
+    session: Session,
+    trusted_key: VerifierKey | None = None,
+    progress: Progress | None = None,
+    on_entry: Callable[[Entry], None] | None = None,
 ) -> Summary:
-    """Verify the whole stored log; raises ChainError naming the first bad index."""
-    verifier = LogVerifier(trusted_key)
+    """Verify the whole stored log; raises ChainError naming the first bad index.
+
+    ``on_entry`` sees every verified entry in order (``ledger verify`` replays the fund
+    balances with it).
+    """
+    verifier = LogVerifier(trusted_key, on_entry)
     start = 0
     while True:
         rows = session.execute(

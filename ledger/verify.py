@@ -16,6 +16,7 @@ The first problem raises ``ChainError`` naming the index it concerns. Both
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ledger.checkpoint import verify_checkpoint
@@ -37,8 +38,15 @@ class Summary:
 
 
 class LogVerifier:
-    def __init__(self, trusted_key: VerifierKey | None = None) -> None:
+    def __init__(
+        self,
+        trusted_key: VerifierKey | None = None,
+        on_entry: Callable[[Entry], None] | None = None,
+    ) -> None:
+        """``on_entry`` sees each entry once it has been checked, so that other checks
+        (the fund balances) can ride on the same pass instead of decoding the log again."""
         self._trusted = trusted_key
+        self._on_entry = on_entry
         self._tree = CompactRange()
         self._prev = ZERO_HASH_HEX
         self._key: VerifierKey | None = None
@@ -70,6 +78,8 @@ class LogVerifier:
             raise ChainError("prev does not match the previous entry's leaf hash", index=index)
         self._check_kind(entry)
         self._prev = entry.leaf_hash.hex()
+        if self._on_entry is not None:
+            self._on_entry(entry)
         return self._tree.push(entry.leaf_hash)
 
     def _check_kind(self, entry: Entry) -> None:

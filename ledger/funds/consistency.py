@@ -43,8 +43,13 @@ class Overdrawn:
         return f"entry {self.index} leaves a fund's balance negative"
 
 
+def books_for(session: Session) -> Books:
+    """Empty books that re-read old entries from this database when they need them."""
+    return Books(fetch=lambda index: log.entry(session, index))
+
+
 def replay_database(session: Session) -> Books:
-    books = Books(fetch=lambda index: log.entry(session, index))
+    books = books_for(session)
     start = 0
     while batch := log.entries(session, start, CHUNK):
         for entry in batch:
@@ -53,7 +58,9 @@ def replay_database(session: Session) -> Books:
     return books
 
 
-def check_balances(session: Session) -> tuple[int, list[Mismatch | Overdrawn]]:
+def check_balances(
+    session: Session, books: Books | None = None
+) -> tuple[int, list[Mismatch | Overdrawn]]:
     """Compare every fund's and campaign's published balance with the replayed log's.
 
     Also names every entry after which the log itself shows an overdrawn pool.

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ledger.entries import Entry
+from ledger.errors import ChainError
 from ledger.funds import postings as p
 from ledger.funds.state import Balance, UnitTree, balance_from
 
@@ -43,11 +44,12 @@ class Books:
     _allocations: dict[int, list[p.Posting]] = field(default_factory=dict)
 
     def apply(self, entry: Entry) -> None:
-        if entry.kind == "unit":
-            self.units.parents[entry.body["code"]] = entry.body.get("parent")
-        elif entry.kind == "fund":
-            self.funds[entry.body["code"]] = entry.body["unit"]
-        legs = p.postings_for(entry.kind, entry.body, self.postings_of)
+        """Post one entry; a fund entry whose body lacks what its kind needs is a ChainError."""
+        try:
+            legs = self._legs(entry)
+        except (KeyError, TypeError, ValueError, StopIteration) as err:
+            message = f"the {entry.kind} body cannot be posted ({err!r})"
+            raise ChainError(message, index=entry.index) from err
         if not legs:
             return
         self._keep(entry.index, entry.kind, legs)
@@ -63,6 +65,13 @@ class Books:
             for leg in legs
         ):
             self.negative.append(entry.index)
+
+    def _legs(self, entry: Entry) -> list[p.Posting]:
+        if entry.kind == "unit":
+            self.units.parents[entry.body["code"]] = entry.body.get("parent")
+        elif entry.kind == "fund":
+            self.funds[entry.body["code"]] = entry.body["unit"]
+        return p.postings_for(entry.kind, entry.body, self.postings_of)
 
     def postings_of(self, index: int) -> list[p.Posting]:
         kept = self.legs.get(index) or self._allocations.get(index)

@@ -80,3 +80,15 @@ def test_verify_names_an_entry_that_overdraws_a_fund(
     result = runner.invoke(main, ["verify"])
     assert result.exit_code == 1
     assert f"entry {appended.entries[0].index} leaves a fund's balance negative" in result.output
+
+
+def test_verify_names_a_fund_entry_it_cannot_post(
+    funds: Any, runner: CliRunner, ledger: Any, signer: Any
+) -> None:
+    with ledger.writing() as session:
+        bad = log.append(session, [Draft("transfer", {"amount": 5}, "intruder")], signer)
+    result = runner.invoke(main, ["verify"])
+    assert result.exit_code == 1
+    index = bad.entries[0].index
+    assert f"index {index}: the transfer body cannot be posted" in result.output
+    assert "Traceback" not in result.output
