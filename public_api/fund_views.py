@@ -281,7 +281,7 @@ def get_unit(code: str) -> tuple[dict[str, Any], Headers]:
 
 def _campaigns(db: Session, rows: list[CampaignRow]) -> list[dict[str, Any]]:
     today = today_in_vietnam().isoformat()
-    balances, pledged = queries.campaign_balances(db), queries.pledged_by_campaign(db)
+    balances, pledged = state.campaign_balances(db), state.pledged_by_campaign(db)
     return [
         campaign_document(
             row, today, balances.get(row.code, state.Balance()), pledged.get(row.code, (0, 0))

@@ -74,8 +74,9 @@ def check_balances(
     for code in sorted(set(published) | set(books.accounts)):
         ours = published.get(code, state.Balance())
         problems += _differences(f"fund {code}", ours, books.fund_balance(code))
+    campaigns = state.campaign_balances(session)
     for campaign in state.campaigns(session):
-        ours = state.campaign_balance(session, campaign.code)
+        ours = campaigns.get(campaign.code, state.Balance())
         theirs = books.campaign_balance(campaign.code)
         problems += _differences(f"campaign {campaign.code}", ours, theirs)
     return len(published), problems

@@ -9,19 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.funds.models import (
-    ContributionRow,
     FundRow,
     MobilizerRow,
-    PledgeRow,
-    PostingRow,
-    ReversalRow,
     UnitRow,
 )
-from ledger.funds.state import Balance, balance_from
 
 
 def units_in_tree_order(session: Session) -> list[UnitRow]:
@@ -57,35 +52,3 @@ def funds_of_units(session: Session, units: set[str]) -> Sequence[FundRow]:
 
 def mobilizers(session: Session) -> Sequence[MobilizerRow]:
     return session.scalars(select(MobilizerRow).order_by(MobilizerRow.code)).all()
-
-
-def campaign_balances(session: Session) -> dict[str, Balance]:
-    """Every campaign's balance (postings tagged with it), in one grouped query."""
-    sums: dict[str, dict[str, int]] = defaultdict(dict)
-    for campaign, account, total in session.execute(
-        select(PostingRow.campaign, PostingRow.account, func.sum(PostingRow.amount))
-        .where(PostingRow.campaign.is_not(None))
-        .group_by(PostingRow.campaign, PostingRow.account)
-    ):
-        if campaign is not None:
-            sums[campaign][account] = int(total)
-    return {code: balance_from(accounts) for code, accounts in sums.items()}
-
-
-def pledged_by_campaign(session: Session) -> dict[str, tuple[int, int]]:
-    """Per campaign: pledged total and the part received, reversed entries left out."""
-    reversed_ = select(ReversalRow.target)
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for campaign, total in session.execute(
-        select(PledgeRow.campaign, func.sum(PledgeRow.amount))
-        .where(PledgeRow.entry_index.not_in(reversed_))
-        .group_by(PledgeRow.campaign)
-    ):
-        totals[campaign][0] = int(total)
-    for campaign, total in session.execute(
-        select(ContributionRow.campaign, func.sum(ContributionRow.amount))
-        .where(ContributionRow.pledge.is_not(None), ContributionRow.entry_index.not_in(reversed_))
-        .group_by(ContributionRow.campaign)
-    ):
-        totals[campaign][1] = int(total)
-    return {code: (pair[0], pair[1]) for code, pair in totals.items()}

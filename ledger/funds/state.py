@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -208,24 +208,52 @@ def unit_balance(session: Session, code: str, tree: UnitTree | None = None) -> B
     return balance_of_funds(session, codes)
 
 
+def campaign_balances(session: Session, codes: Collection[str] | None = None) -> dict[str, Balance]:
+    """The balances of campaigns (all, or those in ``codes``), in one grouped query.
+
+    A campaign's balance sums the postings that name it; a campaign nothing was posted
+    to yet has none here (read it as ``Balance()``).
+    """
+    query = select(PostingRow.campaign, PostingRow.account, func.sum(PostingRow.amount))
+    query = query.where(
+        PostingRow.campaign.is_not(None) if codes is None else PostingRow.campaign.in_(codes)
+    )
+    sums: dict[str, dict[str, int]] = defaultdict(dict)
+    for code, account, total in session.execute(
+        query.group_by(PostingRow.campaign, PostingRow.account)
+    ):
+        if code is not None:  # the WHERE leaves none out; the column type allows them
+            sums[code][account] = int(total)
+    return {code: balance_from(accounts) for code, accounts in sums.items()}
+
+
 def campaign_balance(session: Session, code: str) -> Balance:
     campaign(session, code)
-    return balance_from(_account_sums(session, PostingRow.campaign == code))
+    return campaign_balances(session, [code]).get(code, Balance())
+
+
+def pledged_by_campaign(
+    session: Session, codes: Collection[str] | None = None
+) -> dict[str, tuple[int, int]]:
+    """Per campaign: pledged total and the part received, reversed entries left out."""
+    reversed_ = select(ReversalRow.target)
+    pledges = select(PledgeRow.campaign, func.sum(PledgeRow.amount)).where(
+        PledgeRow.entry_index.not_in(reversed_)
+    )
+    received = select(ContributionRow.campaign, func.sum(ContributionRow.amount)).where(
+        ContributionRow.pledge.is_not(None), ContributionRow.entry_index.not_in(reversed_)
+    )
+    if codes is not None:
+        pledges = pledges.where(PledgeRow.campaign.in_(codes))
+        received = received.where(ContributionRow.campaign.in_(codes))
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for code, total in session.execute(pledges.group_by(PledgeRow.campaign)):
+        totals[code][0] = int(total)
+    for code, total in session.execute(received.group_by(ContributionRow.campaign)):
+        totals[code][1] = int(total)
+    return {code: (pair[0], pair[1]) for code, pair in totals.items()}
 
 
 def pledged(session: Session, campaign_code: str) -> tuple[int, int]:
     """Pledged total and the part of it already received, for a campaign."""
-    reversed_ = select(ReversalRow.target)
-    total = session.scalar(
-        select(func.coalesce(func.sum(PledgeRow.amount), 0)).where(
-            PledgeRow.campaign == campaign_code, PledgeRow.entry_index.not_in(reversed_)
-        )
-    )
-    fulfilled = session.scalar(
-        select(func.coalesce(func.sum(ContributionRow.amount), 0)).where(
-            ContributionRow.campaign == campaign_code,
-            ContributionRow.pledge.is_not(None),
-            ContributionRow.entry_index.not_in(reversed_),
-        )
-    )
-    return int(total or 0), int(fulfilled or 0)
+    return pledged_by_campaign(session, [campaign_code]).get(campaign_code, (0, 0))
