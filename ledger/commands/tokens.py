@@ -8,7 +8,6 @@ it again, and nothing prints a stored hash.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -16,9 +15,8 @@ from ledger.commands.common import open_database, reports_errors
 from ledger.funds import tokens
 from ledger.funds.access import ROLES
 from ledger.funds.models import TokenRow
+from ledger.funds.recorder import VIETNAM
 from ledger.settings import Settings
-
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _when(moment: datetime | None) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from ledger.funds.text import format_vnd as format_vnd
 from ledger.funds.text import nfc
 
 Cell = str | int | float | date
@@ -86,11 +87,6 @@ def clean_cell(value: object) -> Cell:
 
 def cell_text(cell: Cell) -> str:
     return cell.isoformat() if isinstance(cell, date) else str(cell)
-
-
-def format_vnd(amount: int) -> str:
-    """``1500000`` → ``"1.500.000"``, as Vietnamese statements print it."""
-    return f"{amount:,}".replace(",", ".")
 
 
 def cell_amount(value: object, *, allow_negative: bool = False) -> int:

@@ -23,12 +23,12 @@ from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.funds import demo_data as d
 from ledger.funds.demo_pdf import pdf
-from ledger.funds.models import PostingRow
+from ledger.funds.models import PoolRow
 from ledger.funds.postings import AVAILABLE, IN_KIND
 from ledger.funds.privacy import mask_name
 from ledger.funds.text import dong
@@ -60,11 +60,10 @@ class Spending:
 
     def pools(self) -> dict[Pool, int]:
         """What each fund holds unallocated, per account and earmark, as posted so far."""
-        held = func.sum(PostingRow.amount)
         rows = self.session.execute(
-            select(PostingRow.fund, PostingRow.account, PostingRow.earmark, held)
-            .where(PostingRow.account.in_((AVAILABLE, IN_KIND)))
-            .group_by(PostingRow.fund, PostingRow.account, PostingRow.earmark)
+            select(PoolRow.fund, PoolRow.account, PoolRow.earmark, PoolRow.balance).where(
+                PoolRow.account.in_((AVAILABLE, IN_KIND))
+            )
         )
         found = {(fund, account, earmark): int(total) for fund, account, earmark, total in rows}
         return {pool: found[pool] for pool in sorted(found) if found[pool] > 0}

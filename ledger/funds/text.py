@@ -22,6 +22,11 @@ def fold_ascii(text: str) -> str:
     return "".join(c for c in decomposed if ord(c) < 128)
 
 
+def format_vnd(amount: int) -> str:
+    """``1500000`` → ``"1.500.000"``, as Vietnamese readers (and statements) group digits."""
+    return f"{amount:,}".replace(",", ".")
+
+
 def dong(amount: int) -> str:
-    """``1500000`` → ``"1.500.000 đồng"``, as Vietnamese readers group digits."""
-    return f"{amount:,} đồng".replace(",", ".")
+    """``1500000`` → ``"1.500.000 đồng"``."""
+    return f"{format_vnd(amount)} đồng"

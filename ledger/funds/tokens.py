@@ -122,12 +122,10 @@ def authenticate(session: Session, header_value: str | None, now: datetime | Non
     matches = hmac.compare_digest(stored, token_hash(token))
     if row is None or not matches:
         raise AuthenticationError("the token is not valid")
-    moment = _now(now)
-    revoked = aware(row.revoked_at)
-    if revoked is not None and revoked <= moment:
+    standing = status(row, now)
+    if standing == "revoked":
         raise AuthenticationError(f"the token {row.name} was revoked")
-    expires = aware(row.expires_at)
-    if expires is not None and expires <= moment:
+    if standing == "expired":
         raise AuthenticationError(f"the token {row.name} has expired")
     return Scope(actor=row.name, role=row.role, unit=row.unit)
 
