@@ -15,8 +15,6 @@ batch with one signed checkpoint.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ledger import log
+from ledger import log, receipt_ids, receipts
 from ledger.db import Database
 from ledger.entries import Draft
 from ledger.errors import BalanceError, ChainError, ValidationError
@@ -85,13 +83,8 @@ def today_in_vietnam(now: datetime | None = None) -> date:
 
 
 def receipt_id(origin: str, index: int, prefix: str = "") -> str:
-    """A short, stable, unique-in-practice ID printed on receipts and in QR codes.
-
-    Derived from the log's origin and the entry index (80 bits), so that the same
-    demo seed gives the same receipts and no counter has to be kept.
-    """
-    digest = hashlib.sha256(f"receipt\n{origin}\n{index}".encode()).digest()
-    return prefix + base64.b32encode(digest[:10]).decode("ascii")
+    """The receipt (or, with prefix "P", pledge) ID of the entry at ``index``."""
+    return receipt_ids.make(origin, index, prefix)
 
 
 class Recorder:
@@ -204,7 +197,7 @@ class Recorder:
         return [p.Posting(*row) for row in rows]
 
     def receipt_url(self, receipt: str) -> str:
-        return f"{self.settings.base_url}/r/{receipt}"
+        return receipts.receipt_url(self.settings, receipt)
 
     def _post(self, kind: str, body: Mapping[str, Any], index: int) -> None:
         """Write the entry's postings and pool totals; refuse if a guarded pool went negative."""

@@ -23,7 +23,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from ledger import errors
+from ledger import errors, receipt_ids
 from ledger.entries import MAX_SAFE_INTEGER
 from ledger.funds.postings import MAX_EARMARK_KEY, earmark_key
 from ledger.funds.text import nfc
@@ -250,7 +250,10 @@ class ContributionSchema(StrictSchema):
     received_on = Day(load_default=None)
     pledge = fields.String(
         load_default=None,
-        validate=validate.Regexp(r"^P[A-Z2-7]{16}$", error="must be a pledge ID such as P…"),
+        validate=validate.Regexp(
+            rf"^{receipt_ids.PLEDGE_PREFIX}{receipt_ids.PATTERN}$",
+            error="must be a pledge ID such as P…",
+        ),
     )
 
     @validates_schema
