@@ -12,6 +12,7 @@ from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from ledger import qr
 from ledger.funds import vietqr
 from ledger.funds.donation_codes import donation_code
 from ledger.funds.schemas import CODE_PATTERN
@@ -73,7 +74,7 @@ def _image(code: str, args: dict[str, Any], render: Any, mimetype: str) -> Respo
 @blp.response(200, content_type="image/png")
 @blp.alt_response(404, schema=ErrorSchema)
 def code_png(args: dict[str, Any], code: str) -> Response:
-    return _image(code, args, vietqr.png, "image/png")
+    return _image(code, args, qr.png, "image/png")
 
 
 @blp.route("/<code>/vietqr.svg")
@@ -81,4 +82,4 @@ def code_png(args: dict[str, Any], code: str) -> Response:
 @blp.response(200, content_type="image/svg+xml")
 @blp.alt_response(404, schema=ErrorSchema)
 def code_svg(args: dict[str, Any], code: str) -> Response:
-    return _image(code, args, vietqr.svg, "image/svg+xml")
+    return _image(code, args, qr.svg, "image/svg+xml")

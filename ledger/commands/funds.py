@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ledger import qr
 from ledger.commands import money
 from ledger.commands.common import actor_option, json_option, open_database, reports_errors
 from ledger.commands.money import given, record_one, show, whole_number
@@ -35,7 +36,7 @@ from ledger.funds.units_import import (
 from ledger.settings import Settings
 
 _COLUMNS = ("available", "committed", "disbursed", "in kind", "received")
-_QR_WRITERS = {".png": vietqr.png, ".svg": vietqr.svg}
+_QR_WRITERS = {".png": qr.png, ".svg": qr.svg}
 
 
 def _summary(what: str, recorded: list[Recorded], unchanged: list[str], as_json: bool) -> None:

@@ -13,17 +13,11 @@ printed or published code can be verified against the account the ledger announc
 from __future__ import annotations
 
 import binascii
-import io
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
-
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
-from qrcode.image.svg import SvgPathImage
 
 from ledger.errors import LedgerError
 from ledger.funds.text import fold_ascii, nfc
@@ -227,27 +221,3 @@ def parse(text: str) -> ParsedPayload:
         memo=memo or None,
         point_of_initiation=point,
     )
-
-
-def _qr(data: str, box_size: int, border: int) -> Any:
-    if not data:
-        raise VietQRError("nothing to encode")
-    if box_size < 1 or border < 0:
-        raise VietQRError("box size must be at least 1 and border at least 0")
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=border)
-    code.add_data(data)
-    code.make(fit=True)
-    return code
-
-
-def png(data: str, *, box_size: int = 8, border: int = 4) -> bytes:
-    buffer = io.BytesIO()
-    _qr(data, box_size, border).make_image().save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def svg(data: str, *, box_size: int = 8, border: int = 4) -> bytes:
-    """A single-path SVG: scales for print without the seams of one rectangle per module."""
-    buffer = io.BytesIO()
-    _qr(data, box_size, border).make_image(image_factory=SvgPathImage).save(buffer)
-    return buffer.getvalue()
