@@ -15,7 +15,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from ledger import log
-from ledger.commands import demo, funds, imports, tokens
+from ledger.commands import demo, funds, imports, receipts, tokens
 from ledger.commands.common import fail, open_database, progress, reports_errors
 from ledger.errors import LedgerError
 from ledger.export import verify_export, write_export
@@ -174,7 +174,7 @@ def keys_rotate(settings: Settings, actor: str) -> None:
     click.echo(f"new key: {rotation.new_key}")
 
 
-for module in (tokens, funds, imports, demo):
+for module in (tokens, funds, imports, demo, receipts):
     module.register(main)
 
 

@@ -35,13 +35,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_converter(IndexConverter, IndexConverter.openapi_schema)
     errors.init_app(app)
 
-    from public_api import donation_views, fund_views, write_views
+    from public_api import donation_views, fund_views, receipt_views, write_views
     from public_api.import_views import blp as import_blueprint
     from public_api.log_views import blp as log_blueprint
 
     api.register_blueprint(log_blueprint)
     api.register_blueprint(fund_views.blp)
     api.register_blueprint(donation_views.blp)
+    api.register_blueprint(receipt_views.blp)
     write_views.register(api)  # the writers' endpoints and their bearer security scheme
     api.register_blueprint(import_blueprint)  # statement imports (bearer, after the scheme)
     return app
