@@ -31,7 +31,17 @@ _ENV = {
     "LEDGER_MAX_PAGE_SIZE": "max_page_size",
     "LEDGER_PRIVACY_KEY_FILE": "privacy_key_file",
     "LEDGER_FUND_KINDS": "fund_kinds",
+    "LEDGER_RATELIMIT_ENABLED": "ratelimit_enabled",
+    "LEDGER_RATELIMIT_STORAGE_URL": "ratelimit_storage_url",
+    "LEDGER_RATELIMIT_PUBLIC": "ratelimit_public",
+    "LEDGER_RATELIMIT_WRITE": "ratelimit_write",
+    "LEDGER_TRUSTED_PROXIES": "trusted_proxies",
 }
+
+# Requests per client address. Readers behind one carrier-grade NAT share an address,
+# so the public limit is generous; it stops scrapers hammering, not people reading.
+DEFAULT_RATELIMIT_PUBLIC = "1200 per minute"
+DEFAULT_RATELIMIT_WRITE = "600 per minute"
 
 # Fund kinds every ledger knows; LEDGER_FUND_KINDS adds more ("code=Name;code=Name").
 FUND_KINDS = {
@@ -58,6 +68,11 @@ class Settings:
     max_page_size: int = 1000
     privacy_key_file: Path = Path("instance/privacy-key")
     fund_kinds: Mapping[str, str] = field(default_factory=lambda: dict(FUND_KINDS))
+    ratelimit_enabled: bool = True
+    ratelimit_storage_url: str = "memory://"
+    ratelimit_public: str = DEFAULT_RATELIMIT_PUBLIC
+    ratelimit_write: str = DEFAULT_RATELIMIT_WRITE
+    trusted_proxies: int = 0
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,12 +118,45 @@ class Settings:
                 settings = replace(settings, max_page_size=int(source["max_page_size"]))
             except ValueError as err:
                 raise ConfigurationError("LEDGER_MAX_PAGE_SIZE must be an integer") from err
+        settings = replace(settings, **_http_settings(source))
         if not settings.origin or any(c.isspace() or c == "+" for c in settings.origin):
             raise ConfigurationError(
                 f"LEDGER_ORIGIN {settings.origin!r} must be non-empty, "
                 "without spaces or '+', e.g. quy.mttq-langson.vn/covid19"
             )
         return settings
+
+
+def _http_settings(source: Mapping[str, Any]) -> dict[str, Any]:
+    """Rate limits and the proxies in front of the app, as given in ``source``.
+
+    The limit strings are checked by the app that applies them (``public_api.ratelimit``).
+    """
+    found: dict[str, Any] = {}
+    if "ratelimit_enabled" in source:
+        found["ratelimit_enabled"] = _flag(source["ratelimit_enabled"], "LEDGER_RATELIMIT_ENABLED")
+    for name in ("ratelimit_storage_url", "ratelimit_public", "ratelimit_write"):
+        if name in source:
+            found[name] = str(source[name]).strip()
+    if "trusted_proxies" in source:
+        try:
+            found["trusted_proxies"] = int(source["trusted_proxies"])
+        except ValueError as err:
+            raise ConfigurationError("LEDGER_TRUSTED_PROXIES must be an integer") from err
+        if found["trusted_proxies"] < 0:
+            raise ConfigurationError("LEDGER_TRUSTED_PROXIES must be 0 or more")
+    return found
+
+
+def _flag(value: Any, variable: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{variable} must be true or false, not {value!r}")
 
 
 def _fund_kinds(text: str) -> dict[str, str]:

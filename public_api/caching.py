@@ -6,11 +6,12 @@ answers ``If-None-Match`` with 304, for every cacheable GET response.
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Flask, Response, request
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 LATEST = "public, max-age=5"
 SHORT = "public, max-age=60"
+NO_STORE = "no-store"
 
 
 def policy(value: str) -> dict[str, str]:
@@ -24,3 +25,18 @@ def conditional(response: Response) -> Response:
         response.add_etag()
         response.make_conditional(request)
     return response
+
+
+def never_stored_unless_said(response: Response) -> Response:
+    """Errors and anything but a read are ``no-store`` unless their view said otherwise.
+
+    A GET answer without a policy is left alone, so that a view that forgot one shows.
+    """
+    reading = request.method in ("GET", "HEAD")
+    if "Cache-Control" not in response.headers and (response.status_code >= 400 or not reading):
+        response.headers["Cache-Control"] = NO_STORE
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(never_stored_unless_said)

@@ -62,6 +62,8 @@ def error_response(
     status: int, code: str, message: str, fields: Any = None, headers: dict[str, str] | None = None
 ) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
+    if status == 422 and not fields:  # a 422 always says what is wrong, and where
+        fields = {"_schema": [message]}
     if fields:
         body["fields"] = fields
     response = jsonify({"error": body})

@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 
 from ledger.funds.import_rows import STATUSES, UNMATCHED
 from ledger.funds.schemas import CODE_PATTERN
-from public_api.schemas import ErrorSchema
+from public_api.schemas import ErrorSchema, ValidationErrorSchema
 from public_api.write_views import RecordedSchema
 from public_api.writing import IDEMPOTENCY_KEY, filename_header
 
@@ -129,7 +129,9 @@ class AssignedSchema(RecordedSchema):
 class ImportRefusedBodySchema(Schema):
     code = fields.String(required=True, metadata={"description": "import_refused"})
     message = fields.String(required=True)
-    report = fields.Nested(ImportReportSchema, required=True)
+    report = fields.Nested(
+        ImportReportSchema, metadata={"description": "all or nothing refused: which lines"}
+    )
 
 
 class ImportRefusedSchema(Schema):
@@ -186,9 +188,11 @@ def failures(
     *statuses: int, described: Mapping[int, tuple[type[Schema], str]] | None = None
 ) -> dict[int, tuple[type[Schema], str]]:
     """What a view may fail with: the usual error shape and reason, unless ``described``."""
-    return {
-        status: (described or {}).get(status, (ErrorSchema, ERRORS[status])) for status in statuses
+    usual: dict[int, tuple[type[Schema], str]] = {
+        status: (ErrorSchema, why) for status, why in ERRORS.items()
     }
+    usual[422] = (ValidationErrorSchema, ERRORS[422])
+    return {status: (described or {}).get(status, usual[status]) for status in statuses}
 
 
 UPLOAD_FAILURES = failures(

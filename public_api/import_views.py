@@ -59,8 +59,10 @@ from public_api.import_schemas import (
     failures,
     query,
 )
+from public_api.schemas import ErrorSchema
 
 MAX_STATEMENT_BYTES = 10 * 1024 * 1024
+_BODY_TOO_LARGE = {413: (ErrorSchema, f"the body is larger than {writing.MAX_BODY_BYTES} bytes")}
 _MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file
 API = "/api/v1"
 
@@ -241,7 +243,7 @@ def import_batch(batch_id: int) -> Response:
 @writing.documented(
     blp,
     answer=(201, AssignedSchema, "recorded as a contribution"),
-    failures=failures(401, 403, 404, 409, 422),
+    failures=failures(401, 403, 404, 409, 413, 422, described=_BODY_TOO_LARGE),
     parameters=(writing.IDEMPOTENCY_KEY,),
     request_body=writing.json_request(AssignInputSchema),
 )
@@ -271,7 +273,7 @@ def assign_row(row_id: int) -> Response:
 @writing.documented(
     blp,
     answer=(200, ImportRowSchema, "set aside: nothing is recorded in the log"),
-    failures=failures(401, 403, 404, 409, 422),
+    failures=failures(401, 403, 404, 409, 413, 422, described=_BODY_TOO_LARGE),
     parameters=(writing.IDEMPOTENCY_KEY,),
     request_body=writing.json_request(DismissInputSchema),
 )

@@ -96,6 +96,7 @@ def _file(receipt_id: str, render: Any, mimetype: str, policy: str) -> Response:
 
 @blp.route("/<receipt_id>/qr.png")
 @blp.response(200, content_type="image/png", description="a QR code of receipt_url")
+@blp.alt_response(301, description="the canonical spelling of the receipt ID")
 @blp.alt_response(400, schema=ErrorSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 def receipt_qr_png(receipt_id: str) -> Response:
@@ -104,6 +105,7 @@ def receipt_qr_png(receipt_id: str) -> Response:
 
 @blp.route("/<receipt_id>/qr.svg")
 @blp.response(200, content_type="image/svg+xml", description="a QR code of receipt_url")
+@blp.alt_response(301, description="the canonical spelling of the receipt ID")
 @blp.alt_response(400, schema=ErrorSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 def receipt_qr_svg(receipt_id: str) -> Response:
@@ -116,6 +118,7 @@ def receipt_qr_svg(receipt_id: str) -> Response:
     content_type="text/plain",
     description="C2SP tlog-proof@v1; verify with `ledger verify-receipt FILE --key VKEY`",
 )
+@blp.alt_response(301, description="the canonical spelling of the receipt ID")
 @blp.alt_response(400, schema=ErrorSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 def receipt_tlog_proof(receipt_id: str) -> Response:

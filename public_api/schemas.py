@@ -38,6 +38,25 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
+class ValidationErrorBodySchema(ErrorBodySchema):
+    field_errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        data_key="fields",
+        required=True,
+        metadata={
+            "description": "each bad member (dotted path, `_schema` for the whole body) "
+            "with what is wrong with it"
+        },
+    )
+
+
+class ValidationErrorSchema(Schema):
+    """A 422: the error shape, with ``fields`` always present."""
+
+    error = fields.Nested(ValidationErrorBodySchema, required=True)
+
+
 class EntrySchema(Schema):
     index = fields.Integer(required=True)
     leaf = fields.String(required=True, metadata={"description": "standard base64 leaf bytes"})

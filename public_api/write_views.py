@@ -24,7 +24,7 @@ from ledger.funds.access import Scope
 from ledger.funds.recorder import Recorder
 from public_api import auth, writing
 from public_api.database import settings
-from public_api.schemas import ErrorSchema
+from public_api.schemas import ErrorSchema, ValidationErrorSchema
 
 blp = Blueprint(
     "write",
@@ -72,6 +72,10 @@ _ERRORS = {
 }
 
 
+def _error_schema(status: int) -> type[Schema]:
+    return ValidationErrorSchema if status == 422 else ErrorSchema
+
+
 def _documented(
     view: Any,
     *,
@@ -83,7 +87,7 @@ def _documented(
     return writing.documented(
         blp,
         answer=(201, answer, "recorded"),
-        failures={status: (ErrorSchema, why) for status, why in _ERRORS.items()},
+        failures={status: (_error_schema(status), why) for status, why in _ERRORS.items()},
         parameters=(writing.IDEMPOTENCY_KEY, *headers),
         request_body=request_body,
         summary=summary,
