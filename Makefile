@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint test-sqlite test-postgres bench clean
+.PHONY: install run test lint browser test-sqlite test-postgres bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-sqlite: install
+# The receipt page's own verifier is tested in Debian's Chromium (tests/browser/).
+browser:
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test-sqlite: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: install
+test-postgres: install browser
 	scripts/with-postgres $(BIN)/pytest -m "not setup_commands" $(PYTEST_ARGS)
 
 test: lint test-sqlite test-postgres
