@@ -11,7 +11,7 @@ for whichever of the two it holds. Every answer says ``Vary: Accept-Encoding``.
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_compress import Compress
 
 MIMETYPES = [
@@ -36,3 +36,22 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_ALGORITHM", ["gzip"])
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["gzip"])
     Compress(app)
+    app.after_request(_static_files_whole)  # registered after gzip's, so it runs before
+
+
+def _static_files_whole(response: Response) -> Response:
+    """Read a static file into the response before gzip sees it.
+
+    Flask streams static files from an open file; gzip would replace that stream with
+    its own and the file would never be closed. Our stylesheets and scripts are a few
+    kilobytes.
+    """
+    if request.endpoint == "static" and response.is_streamed:
+        stream = response.response
+        try:
+            body = b"".join(response.iter_encoded())
+        finally:
+            getattr(stream, "close", lambda: None)()
+        response.direct_passthrough = False
+        response.response = [body]
+    return response

@@ -46,26 +46,6 @@ def register(app: Flask, api: Api) -> None:
     """The page is HTML outside the API; the PDF is in the API and its OpenAPI document."""
     app.register_blueprint(pages)
     api.register_blueprint(pdfs)
-    app.after_request(_static_files_whole)
-
-
-def _static_files_whole(response: Response) -> Response:
-    """Read a static file into the response before gzip sees it.
-
-    Flask streams static files from an open file; gzip (``public_api.compression``)
-    would replace that stream with its own and the file would never be closed. The
-    page's stylesheet and script are a few kilobytes. Registered after compression, so
-    it runs before it.
-    """
-    if request.endpoint == "static" and response.is_streamed:
-        stream = response.response
-        try:
-            body = b"".join(response.iter_encoded())
-        finally:
-            getattr(stream, "close", lambda: None)()
-        response.direct_passthrough = False
-        response.response = [body]
-    return response
 
 
 @pages.after_request
