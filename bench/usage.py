@@ -3,7 +3,7 @@
 A ledger like a province's campaign is built through the real write path: gifts in
 batches (some earmarked, some in kind), allocations from the province's fund,
 remittances from the districts, disbursements and a few reversals. Then one gift's
-usage (``ledger.funds.usage.usage_of``, what ``GET /api/v1/contributions/{id}/usage``
+usage (``ledger.funds.usage_replay.usage_of``, what ``GET /api/v1/contributions/{id}/usage``
 does) is timed three ways, each beside a raw baseline run in the same process and
 interleaved with it:
 
@@ -34,7 +34,7 @@ from bench import funds, workload
 from bench.report import Table, median, ms, ratio, secs, times
 from ledger import log
 from ledger.db import sqlite_path
-from ledger.funds import usage
+from ledger.funds import usage_replay
 from ledger.funds.access import command_line
 from ledger.funds.models import DocumentRow
 from ledger.funds.recorder import record, today_in_vietnam
@@ -142,7 +142,7 @@ def measure(bench: UsageLedger, samples: int) -> dict[str, Any]:
 
     def answer(receipt: str) -> None:
         with database.session() as session:
-            usage.usage_of(session, receipt)
+            usage_replay.usage_of(session, receipt)
 
     def raw_all() -> None:
         for (leaf,) in reader.execute(MONEY_LEAVES):
@@ -156,7 +156,7 @@ def measure(bench: UsageLedger, samples: int) -> dict[str, Any]:
 
     cold, cold_raw, after_write, warm, one_raw = [], [], [], [], []
     for receipt in receipts:
-        usage._replayed.clear()  # as after a start
+        usage_replay._replayed.clear()  # as after a start
         cold.append(_timed(lambda: answer(receipt)))  # noqa: B023 (called at once)
         cold_raw.append(_timed(raw_all))
         bench.write_one()

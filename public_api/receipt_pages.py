@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from ledger import log, receipt_ids, receipt_pdf, receipts
 from ledger.errors import NotFoundError
-from ledger.funds import usage
+from ledger.funds import usage_replay
 from ledger.funds.models import FundRow
 from ledger.receipt_ids import InvalidReceiptIdError
 from public_api import caching
@@ -106,7 +106,7 @@ def receipt_page(receipt_id: str) -> Any:
     html = render_template(
         "receipt.html",
         facts=facts,
-        usage=usage.usage_of(session(), canonical).document(),
+        usage=usage_replay.usage_of(session(), canonical).document(),
         fund_names={fund.code: fund.name for fund in session().scalars(select(FundRow))},
         ledger_name=log.genesis(session()).body.get("name", facts.origin),
         links=links,

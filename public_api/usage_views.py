@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ledger import receipt_ids
-from ledger.funds.usage import usage_of
+from ledger.funds.usage_replay import usage_of
 from public_api import caching
 from public_api.database import session
 from public_api.schemas import ErrorSchema

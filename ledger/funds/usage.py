@@ -10,28 +10,19 @@ reversals undo their target's share while keeping every standing allocation full
 attributed.
 
 ``Attribution`` is the pure engine: it takes entries in log order as plain values.
-``usage_of`` is the thin read path: it replays the money entries of the log once per
-database and then only the entries appended since, since the attribution at a tree
-size is a function of the log's prefix and can never change.
+``ledger.funds.usage_replay`` feeds it the log and answers for one receipt.
 """
 
 from __future__ import annotations
 
-import threading
 from bisect import insort
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-import orjson
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from ledger import log, receipt_ids
 from ledger.errors import NotFoundError
-from ledger.funds.models import ContributionRow
 from ledger.funds.postings import (
     ALLOCATION,
     CONTRIBUTION,
@@ -41,7 +32,6 @@ from ledger.funds.postings import (
     earmark_key,
 )
 from ledger.funds.recorder import VIETNAM
-from ledger.models import EntryRow
 
 CASH, IN_KIND = "cash", "in_kind"
 USAGE_KINDS = (CONTRIBUTION, ALLOCATION, DISBURSEMENT, TRANSFER, REVERSAL)
@@ -559,70 +549,3 @@ def attribute(entries: Iterable[MoneyEntry]) -> Attribution:
     for entry in entries:
         books.apply(entry)
     return books
-
-
-def read_entries(session: Session, start: int, stop: int) -> Iterator[MoneyEntry]:
-    """The money entries of the log from ``start`` up to ``stop``, decoded from their leaves."""
-    query = (
-        select(EntryRow.index, EntryRow.kind, EntryRow.leaf)
-        .where(EntryRow.index >= start, EntryRow.index < stop, EntryRow.kind.in_(USAGE_KINDS))
-        .order_by(EntryRow.index)
-        .execution_options(yield_per=2000)
-    )
-    for index, kind, leaf in session.execute(query):
-        entry = orjson.loads(leaf)
-        yield MoneyEntry(index, kind, entry["time"], entry["body"])
-
-
-@dataclass
-class _Replayed:
-    books: Attribution
-    size: int
-    last_hash: bytes | None
-
-
-KEPT_DATABASES = 4
-_replayed: dict[str, _Replayed] = {}
-_lock = threading.Lock()
-
-
-def _last_hash(session: Session, size: int) -> bytes | None:
-    if size == 0:
-        return None
-    return session.scalar(select(EntryRow.leaf_hash).where(EntryRow.index == size - 1))
-
-
-def _books(session: Session, size: int) -> Attribution:
-    """The attribution at ``size``: the replay kept for this database, brought up to date.
-
-    Call it holding ``_lock``. A kept replay is trusted only if the log still holds the
-    entry it ended with (a database made afresh at the same address does not).
-    """
-    url = session.get_bind().engine.url.render_as_string(hide_password=True)
-    kept = _replayed.pop(url, None)
-    if kept is not None and kept.size > size:  # an older snapshot: answer it, keep the newer
-        _replayed[url] = kept
-        return attribute(read_entries(session, 0, size))
-    if kept is None or _last_hash(session, kept.size) != kept.last_hash:
-        kept = _Replayed(Attribution(), 0, None)
-    if kept.size < size:
-        for entry in read_entries(session, kept.size, size):
-            kept.books.apply(entry)  # raising here drops the half-applied replay
-        kept.size, kept.last_hash = size, _last_hash(session, size)
-    _replayed[url] = kept  # the most recently used last
-    while len(_replayed) > KEPT_DATABASES:
-        del _replayed[next(iter(_replayed))]
-    return kept.books
-
-
-def usage_of(session: Session, receipt_id: str) -> GiftUsage:
-    """Where the gift with this receipt ID went, at the session's tree size."""
-    receipt = receipt_ids.normalize(receipt_id)
-    index = session.scalar(
-        select(ContributionRow.entry_index).where(ContributionRow.receipt_id == receipt)
-    )
-    if index is None:
-        raise NotFoundError(f"no gift with receipt ID {receipt_ids.grouped(receipt)}")
-    size = log.tree_size(session)
-    with _lock:
-        return _books(session, size).usage(index, size)

@@ -25,9 +25,10 @@ from sqlalchemy import select
 from ledger import log
 from ledger.errors import InvalidRequestError, LedgerError, NotFoundError
 from ledger.funds import postings as p
-from ledger.funds import usage
+from ledger.funds import usage_replay
 from ledger.funds.models import DocumentRow, PoolRow
-from ledger.funds.usage import Attribution, MoneyEntry, attribute, usage_of
+from ledger.funds.usage import Attribution, MoneyEntry, attribute
+from ledger.funds.usage_replay import usage_of
 
 TIME = "2026-03-01T18:30:00.000000Z"  # 01:30 on 2 March in Vietnam
 FRONT_LINE = {"purpose": "Hỗ trợ lực lượng tuyến đầu"}
@@ -554,7 +555,7 @@ def test_recorded_gifts_add_up_and_match_the_balances(funds: Any, script: list[A
         entries = log.entries(session, 0, size)
         gifts = [e for e in entries if e.kind == "contribution"]
         answers = {e.index: usage_of(session, e.body["receipt_id"]) for e in gifts}
-        books = attribute(usage.read_entries(session, 0, size))
+        books = attribute(usage_replay.read_entries(session, 0, size))
         pools = pools_from_log(entries)
     check(books, pools, size)
     replayed = attribute(
@@ -580,7 +581,7 @@ def test_a_kept_replay_that_no_longer_matches_the_log_is_not_trusted(funds: Any)
     receipt = funds.give(1_000_000).extra["receipt_id"]
     with funds.db.session() as session:
         usage_of(session, receipt)
-    for kept in usage._replayed.values():
+    for kept in usage_replay._replayed.values():
         kept.last_hash = bytes(32)  # as if the database had been made afresh at this address
         kept.books = Attribution()
     funds.allocate(300_000)
@@ -593,7 +594,7 @@ def test_an_older_snapshot_is_answered_at_its_own_size(funds: Any) -> None:
     later = funds.give(500_000)
     with funds.db.session() as session:
         usage_of(session, later.extra["receipt_id"])  # the kept replay is at the newest size
-        older = usage._books(session, later.index)
+        older = usage_replay._books(session, later.index)
         assert later.index not in older.gifts and first.index in older.gifts
 
 
