@@ -18,7 +18,8 @@ from ledger.funds import queries, state
 from ledger.funds.models import CampaignRow, FundRow, MobilizerRow, UnitRow
 from ledger.funds.recorder import today_in_vietnam
 from ledger.funds.schemas import CODE_PATTERN
-from public_api import caching
+from public_api import caching, csv_export
+from public_api.csv_export import FormatArgsSchema
 from public_api.database import session, settings
 from public_api.schemas import ErrorSchema
 
@@ -137,7 +138,7 @@ class CampaignListSchema(Schema):
     campaigns = fields.List(fields.Nested(PublicCampaignSchema), required=True)
 
 
-class CampaignArgsSchema(Schema):
+class CampaignArgsSchema(FormatArgsSchema):
     fund = fields.String(
         validate=validate.Regexp(CODE_PATTERN), metadata={"description": "only this fund's"}
     )
@@ -159,6 +160,28 @@ class MobilizerListSchema(Schema):
 
 def _cached(document: dict[str, Any]) -> tuple[dict[str, Any], Headers]:
     return document, caching.policy(caching.LATEST)
+
+
+BALANCE_COLUMNS = tuple(f"balance.{account}" for account in state.Balance().as_dict())
+FUND_COLUMNS = (
+    *("code", "name", "unit", "unit_name", "kind", "kind_name", "entry_index"),
+    *BALANCE_COLUMNS,
+)
+UNIT_COLUMNS = ("code", "name", "parent", "level", "entry_index")
+CAMPAIGN_COLUMNS = (
+    *("code", "fund", "name", "purpose", "reference", "opens", "closes", "distribute_by"),
+    *("account.bank_bin", "account.bank_name", "account.number", "account.holder"),
+    *("status", "entry_index", *BALANCE_COLUMNS, "pledged.total", "pledged.fulfilled"),
+)
+MOBILIZER_COLUMNS = ("code", "name", "type", "unit", "unit_name", "reference", "entry_index")
+
+
+def _listed(args: dict[str, str], key: str, columns: tuple[str, ...], items: list[Any]) -> Any:
+    """``{key: items}``, or with ``format=csv`` the same items as a CSV file."""
+    if csv_export.wants_csv(args):
+        policy = caching.policy(caching.LATEST)
+        return csv_export.document(f"{key}.csv", columns, items, policy)
+    return _cached({key: items})
 
 
 def fund_document(
@@ -215,20 +238,18 @@ def _kinds() -> dict[str, str]:
 
 
 @blp.route("/funds")
+@blp.arguments(FormatArgsSchema, location="query", error_status_code=400)
 @blp.response(200, FundListSchema)
-def list_funds() -> tuple[dict[str, Any], Headers]:
+@blp.doc(**csv_export.DOC)
+def list_funds(args: dict[str, str]) -> Any:
     """Every fund with its balance in đồng."""
     db = session()
     balances, tree, kinds = state.fund_balances(db), state.UnitTree.load(db), _kinds()
     rows = state.funds(db)
-    return _cached(
-        {
-            "funds": [
-                fund_document(row, balances.get(row.code, state.Balance()), tree, kinds)
-                for row in rows
-            ]
-        }
-    )
+    funds = [
+        fund_document(row, balances.get(row.code, state.Balance()), tree, kinds) for row in rows
+    ]
+    return _listed(args, "funds", FUND_COLUMNS, funds)
 
 
 @blp.route("/funds/<code>")
@@ -255,12 +276,13 @@ def get_fund(code: str) -> tuple[dict[str, Any], Headers]:
 
 
 @blp.route("/units")
+@blp.arguments(FormatArgsSchema, location="query", error_status_code=400)
 @blp.response(200, UnitListSchema)
-def list_units() -> tuple[dict[str, Any], Headers]:
+@blp.doc(**csv_export.DOC)
+def list_units(args: dict[str, str]) -> Any:
     """The unit tree: each unit with its parent and level, parents before children."""
-    return _cached(
-        {"units": [unit_document(row) for row in queries.units_in_tree_order(session())]}
-    )
+    units = [unit_document(row) for row in queries.units_in_tree_order(session())]
+    return _listed(args, "units", UNIT_COLUMNS, units)
 
 
 @blp.route("/units/<code>")
@@ -293,11 +315,13 @@ def _campaigns(db: Session, rows: list[CampaignRow]) -> list[dict[str, Any]]:
 @blp.route("/campaigns")
 @blp.arguments(CampaignArgsSchema, location="query", error_status_code=400)
 @blp.response(200, CampaignListSchema)
+@blp.doc(**csv_export.DOC)
 @blp.alt_response(400, schema=ErrorSchema, description="a malformed fund code")
-def list_campaigns(args: dict[str, str]) -> tuple[dict[str, Any], Headers]:
+def list_campaigns(args: dict[str, str]) -> Any:
     """Campaigns (of one fund, with ``fund``) by opening date, with what they raised."""
     db = session()
-    return _cached({"campaigns": _campaigns(db, list(state.campaigns(db, args.get("fund"))))})
+    campaigns = _campaigns(db, list(state.campaigns(db, args.get("fund"))))
+    return _listed(args, "campaigns", CAMPAIGN_COLUMNS, campaigns)
 
 
 @blp.route("/campaigns/<code>")
@@ -327,11 +351,12 @@ def mobilizer_document(row: MobilizerRow, tree: state.UnitTree) -> dict[str, Any
 
 
 @blp.route("/mobilizers")
+@blp.arguments(FormatArgsSchema, location="query", error_status_code=400)
 @blp.response(200, MobilizerListSchema)
-def list_mobilizers() -> tuple[dict[str, Any], Headers]:
+@blp.doc(**csv_export.DOC)
+def list_mobilizers(args: dict[str, str]) -> Any:
     """Registered mobilizers: who collects gifts, for which unit, under which memo code."""
     db = session()
     tree = state.UnitTree.load(db)
-    return _cached(
-        {"mobilizers": [mobilizer_document(row, tree) for row in queries.mobilizers(db)]}
-    )
+    mobilizers = [mobilizer_document(row, tree) for row in queries.mobilizers(db)]
+    return _listed(args, "mobilizers", MOBILIZER_COLUMNS, mobilizers)

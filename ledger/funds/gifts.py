@@ -22,9 +22,11 @@ from ledger.funds.models import (
     PledgeRow,
     ReversalRow,
 )
+from ledger.funds.postings import earmark_key
 from ledger.funds.privacy import ANONYMOUS_DONOR
 from ledger.funds.recorder import Prepared, Recorder, operation, receipt_id
 from ledger.funds.registry import require_fund, require_unit
+from ledger.funds.text import in_kind_json, search_key
 
 
 def choose_campaign(rec: Recorder, fund: FundRow, code: str | None, day: str) -> CampaignRow:
@@ -167,6 +169,12 @@ def record_contribution(rec: Recorder, data: dict[str, Any], index: int) -> Prep
             received_on=day,
             reference=reference,
             pledge=pledge,
+            donor_display=body["donor"]["display"],
+            donor_type=body["donor"]["type"],
+            donor_anonymous=body["donor"]["anonymous"],
+            donor_search=search_key(body["donor"]["display"]),
+            earmark=earmark_key(body.get("earmark")),
+            in_kind=in_kind_json(body.get("in_kind")),
         )
     )
     _keep_private(rec, receipt, data["donor"])

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -128,11 +129,19 @@ class ContributionRow(Base):
     campaign: Mapped[str] = mapped_column(CODE, index=True)
     mobilizer: Mapped[str | None] = mapped_column(CODE, index=True)
     channel: Mapped[str] = mapped_column(String(16))
-    amount: Mapped[int] = mapped_column(BigInteger)
-    received_on: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(BigInteger, index=True)
+    received_on: Mapped[str] = mapped_column(String(10), index=True)
     # Not unique: a reversed gift frees its bank reference (see ledger.funds.gifts).
     reference: Mapped[str | None] = mapped_column(String(64), index=True)
     pledge: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The donor as the leaf shows them (the anonymous label for an anonymous donor), and
+    # that display folded for search (see ledger.funds.text.search_key).
+    donor_display: Mapped[str] = mapped_column(String(200))
+    donor_type: Mapped[str] = mapped_column(String(16))
+    donor_anonymous: Mapped[bool] = mapped_column(Boolean)
+    donor_search: Mapped[str] = mapped_column(String(200))
+    earmark: Mapped[str] = mapped_column(String(300))  # postings.earmark_key: "" for none
+    in_kind: Mapped[str | None] = mapped_column(Text)  # the leaf's in_kind object as JSON
 
 
 class PledgeRow(Base):
@@ -157,6 +166,9 @@ class AllocationRow(Base):
     campaign: Mapped[str | None] = mapped_column(CODE)
     program: Mapped[str | None] = mapped_column(String(64))
     id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # For the public list's filters; everything else it shows is read from the leaf.
+    beneficiary_type: Mapped[str] = mapped_column(String(16))
+    beneficiary_unit: Mapped[str | None] = mapped_column(CODE, index=True)
 
 
 class DisbursementRow(Base):
@@ -165,6 +177,8 @@ class DisbursementRow(Base):
     entry_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     allocation: Mapped[int] = mapped_column(BigInteger, index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
+    fund: Mapped[str] = mapped_column(CODE, index=True)
+    paid_on: Mapped[str] = mapped_column(String(10), index=True)
 
 
 class ReversalRow(Base):

@@ -114,6 +114,8 @@ def record_allocation(rec: Recorder, data: dict[str, Any], index: int) -> Prepar
             campaign=campaign,
             program=data["program"],
             id_hash=beneficiary.get("id_hash"),
+            beneficiary_type=beneficiary["type"],
+            beneficiary_unit=beneficiary.get("unit"),
         )
     )
     if data["beneficiary"]["type"] == "individual":
@@ -161,7 +163,15 @@ def record_disbursement(rec: Recorder, data: dict[str, Any], index: int) -> Prep
     }
     if data["note"]:
         body["note"] = data["note"]
-    rec.session.add(DisbursementRow(entry_index=index, allocation=target, amount=data["amount"]))
+    rec.session.add(
+        DisbursementRow(
+            entry_index=index,
+            allocation=target,
+            amount=data["amount"],
+            fund=allocation.fund,
+            paid_on=body["paid_on"],
+        )
+    )
     return Prepared(body)
 
 
