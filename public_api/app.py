@@ -34,30 +34,39 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = make_api(app)
     api.register_converter(IndexConverter, IndexConverter.openapi_schema)
     errors.init_app(app)
-    from public_api import api_docs, caching, compression, cors, proxies, ratelimit
+
+    from public_api import (
+        api_docs,
+        caching,
+        compression,
+        cors,
+        donation_views,
+        fund_views,
+        list_views,
+        proxies,
+        ratelimit,
+        receipt_pages,
+        receipt_views,
+        usage_views,
+        write_views,
+    )
+    from public_api.import_views import blp as import_blueprint
+    from public_api.log_views import blp as log_blueprint
 
     caching.init_app(app)  # errors and writes: no-store
     cors.init_app(app)  # public reads: Access-Control-Allow-Origin: *
     compression.init_app(app)  # gzip for text answers
     ratelimit.init_app(app, settings)  # per client address; 429 with Retry-After
     proxies.init_app(app, settings.trusted_proxies)  # the client's address behind proxies
+
     api.register_blueprint(api_docs.blp)  # /api/v1/docs, the document for people
-
-    from public_api import donation_views, fund_views, list_views, receipt_views, write_views
-    from public_api.import_views import blp as import_blueprint
-    from public_api.log_views import blp as log_blueprint
-
     api.register_blueprint(log_blueprint)
     api.register_blueprint(fund_views.blp)
     api.register_blueprint(list_views.blp)  # gifts, spending, leaderboard, statistics
     api.register_blueprint(donation_views.blp)
     api.register_blueprint(receipt_views.blp)
-    from public_api import usage_views  # where each gift went
-
-    api.register_blueprint(usage_views.blp)
-    from public_api import receipt_pages  # the donor's receipt page /r/<id> and its PDF
-
-    receipt_pages.register(app, api)
+    api.register_blueprint(usage_views.blp)  # where each gift went
+    receipt_pages.register(app, api)  # the donor's receipt page /r/<id> and its PDF
     write_views.register(api)  # the writers' endpoints and their bearer security scheme
     api.register_blueprint(import_blueprint)  # statement imports (bearer, after the scheme)
     return app
