@@ -9,21 +9,19 @@ the public log alone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.documents import PROOF, add_document
 
 from ledger import log
 from ledger.errors import LedgerError
 from ledger.funds import postings as p
 from ledger.funds import state
-from ledger.funds.models import DocumentRow
 from ledger.funds.replay import replay
 
 FUNDS = ("LS-COVID", "CL-COVID", "VL-COVID")
-PROOF = "5" * 64
 
 amounts = st.integers(min_value=1, max_value=3_000_000)
 fund_codes = st.sampled_from(FUNDS)
@@ -68,22 +66,6 @@ def attempt(funds: Any, op: tuple[Any, ...], done: list[tuple[str, int]]) -> Non
         )
 
 
-def ensure_document(funds: Any) -> None:
-    with funds.db.writing() as session:
-        if session.get(DocumentRow, PROOF) is None:
-            session.add(
-                DocumentRow(
-                    sha256=PROOF,
-                    filename="chung-tu.pdf",
-                    media_type="application/pdf",
-                    size=5,
-                    content=b"proof",
-                    uploaded_by="tester",
-                    uploaded_at=datetime.now(UTC),
-                )
-            )
-
-
 @settings(
     max_examples=25,
     deadline=None,
@@ -92,7 +74,7 @@ def ensure_document(funds: Any) -> None:
 @given(script=st.lists(operations, min_size=8, max_size=30))
 def test_any_sequence_of_writes_keeps_the_books_sound(funds: Any, script: list[Any]) -> None:
     # The fixture's ledger lives across examples: the invariants hold for the whole history.
-    ensure_document(funds)
+    add_document(funds)
     done: list[tuple[str, int]] = []
     for op in script:
         with funds.db.session() as session:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support.documents import add_document
 
 from ledger import log
 from ledger.errors import (
@@ -19,7 +20,7 @@ from ledger.errors import (
 )
 from ledger.funds import state
 from ledger.funds.access import AUDITOR, FUND_MANAGER, Scope, command_line
-from ledger.funds.models import DocumentRow, DonorContactRow
+from ledger.funds.models import DonorContactRow
 from ledger.funds.privacy import ANONYMOUS_DONOR, PrivacyKey
 from ledger.funds.recorder import Recorder, record
 from ledger.funds.replay import replay
@@ -38,25 +39,6 @@ def balance(funds: Any, code: str | None = None) -> state.Balance:
 def entry_body(funds: Any, index: int) -> dict[str, Any]:
     with funds.db.session() as session:
         return log.entry(session, index).body
-
-
-def add_document(funds: Any, content: bytes = b"%PDF-1.4 bien ban ban giao") -> str:
-    import hashlib
-
-    digest = hashlib.sha256(content).hexdigest()
-    with funds.db.writing() as session:
-        session.add(
-            DocumentRow(
-                sha256=digest,
-                filename="bien-ban.pdf",
-                media_type="application/pdf",
-                size=len(content),
-                content=content,
-                uploaded_by="tester",
-                uploaded_at=datetime.now(UTC),
-            )
-        )
-    return digest
 
 
 def days_ago(funds: Any, days: int) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,18 +20,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from support.documents import PROOF, add_document
 
 from ledger import log
 from ledger.errors import InvalidRequestError, LedgerError, NotFoundError
 from ledger.funds import postings as p
 from ledger.funds import usage_replay
-from ledger.funds.models import DocumentRow, PoolRow
+from ledger.funds.models import PoolRow
 from ledger.funds.usage import Attribution, MoneyEntry, attribute
 from ledger.funds.usage_replay import usage_of
 
 TIME = "2026-03-01T18:30:00.000000Z"  # 01:30 on 2 March in Vietnam
 FRONT_LINE = {"purpose": "Hỗ trợ lực lượng tuyến đầu"}
-PROOF = "5" * 64
 
 
 def gift(index: int, fund: str, amount: int, **extra: Any) -> MoneyEntry:
@@ -511,22 +510,6 @@ def attempt(funds: Any, op: tuple[Any, ...], done: list[int]) -> None:
         done.append(funds.record("reversal", {"target": target, "reason": "sai"}).index)
 
 
-def ensure_document(funds: Any) -> None:
-    with funds.db.writing() as session:
-        if session.get(DocumentRow, PROOF) is None:
-            session.add(
-                DocumentRow(
-                    sha256=PROOF,
-                    filename="chung-tu.pdf",
-                    media_type="application/pdf",
-                    size=5,
-                    content=b"proof",
-                    uploaded_by="tester",
-                    uploaded_at=datetime.now(UTC),
-                )
-            )
-
-
 def pools_from_log(entries: list[Any]) -> dict[tuple[str, str, str], int]:
     legs: dict[int, list[p.Posting]] = {}
     pools: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -545,7 +528,7 @@ def pools_from_log(entries: list[Any]) -> dict[tuple[str, str, str], int]:
 @given(script=steps.map(lambda script: script[:25]))
 def test_recorded_gifts_add_up_and_match_the_balances(funds: Any, script: list[Any]) -> None:
     # The fixture's ledger lives across examples: the invariants hold for the whole history.
-    ensure_document(funds)
+    add_document(funds)
     done: list[int] = []
     for op in script:
         with contextlib.suppress(LedgerError):  # refused writes leave nothing behind

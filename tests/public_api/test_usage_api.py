@@ -7,17 +7,15 @@ the log's own indices instead of the page's) and read back as a donor would.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from support.api import API
+from support.documents import add_document
 
-from ledger.funds.models import DocumentRow
 from ledger.funds.recorder import today_in_vietnam
 
-PROOF = "7" * 64
 FRONT_LINE = {"purpose": "Hỗ trợ lực lượng tuyến đầu"}
 NURSE = {
     "display": "Hoàng Thị Mai",
@@ -46,19 +44,7 @@ def parts(document: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def proof(funds: Any) -> str:
-    with funds.db.writing() as session:
-        session.add(
-            DocumentRow(
-                sha256=PROOF,
-                filename="uy-nhiem-chi.pdf",
-                media_type="application/pdf",
-                size=5,
-                content=b"proof",
-                uploaded_by="tester",
-                uploaded_at=datetime.now(UTC),
-            )
-        )
-    return PROOF
+    return add_document(funds)
 
 
 @pytest.fixture
