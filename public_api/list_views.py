@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ledger import log
 from ledger.db import Database
 from ledger.errors import InvalidRequestError
-from ledger.funds import listing
+from ledger.funds import listing, summaries
 from ledger.funds.schemas import MAX_AMOUNT, PERSON_TYPES, Code, Day, Text
 from ledger.receipts import receipt_url
 from public_api import caching, csv_export
@@ -513,8 +513,8 @@ def leaderboard(args: dict[str, Any]) -> Any:
     """
     db = session()
     as_of = log.tree_size(db)
-    wanted = listing.filter_from(listing.LeaderboardFilter, args)
-    board = listing.leaderboard(db, wanted, as_of=as_of)
+    wanted = listing.filter_from(summaries.LeaderboardFilter, args)
+    board = summaries.leaderboard(db, wanted, as_of=as_of)
     if csv_export.wants_csv(args):
         return csv_export.document("leaderboard.csv", LEADERBOARD_COLUMNS, board, _policy())
     return {"mobilizers": board, "tree_size": as_of}, _policy()
@@ -529,4 +529,4 @@ def statistics() -> tuple[dict[str, Any], Headers]:
     entries of the log. ``allocated`` = ``committed`` + ``disbursed``.
     """
     db = session()
-    return listing.statistics(db, as_of=log.tree_size(db)), _policy()
+    return summaries.statistics(db, as_of=log.tree_size(db)), _policy()

@@ -1,4 +1,4 @@
-"""The public lists: gifts, allocations and disbursements, a mobiliser leaderboard, totals.
+"""The public lists: gifts, allocations and disbursements, newest first.
 
 Lists are paged by key, newest first: a page holds the entries with the largest indices
 below ``after`` (the last index the client has seen). A gift recorded while a client
@@ -7,8 +7,9 @@ push an item off the page it would have been on.
 
 Every read is bounded by a tree size (``as_of``): rows of later entries, and later
 reversals and disbursements, are left out. A page, a CSV export read in many batches
-and the statistics therefore show the ledger exactly as it stood at that tree size,
-which a reader can check against the signed checkpoint of the same size.
+and the figures of ``ledger.funds.summaries`` therefore show the ledger exactly as
+it stood at that tree size, which a reader can check against the signed checkpoint
+of the same size.
 
 What is shown comes from the leaves: gifts from the columns copied out of their leaves
 when they were recorded (a list of gifts is the long one), allocations and
@@ -23,7 +24,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from ledger import log, receipt_ids
@@ -35,8 +36,6 @@ from ledger.funds.models import (
     ContributionRow,
     DisbursementRow,
     FundRow,
-    MobilizerRow,
-    PostingRow,
     ReversalRow,
 )
 from ledger.funds.recorder import VIETNAM
@@ -92,18 +91,6 @@ class DisbursementFilter:
     paid_to: str | None = None
 
 
-@dataclass(frozen=True)
-class LeaderboardFilter:
-    """Gifts by their campaign, fund and day; mobilisers by type and unit (with units below)."""
-
-    campaign: str | None = None
-    fund: str | None = None
-    type: str | None = None
-    unit: str | None = None
-    received_from: str | None = None
-    received_to: str | None = None
-
-
 def filter_from(cls: type[Any], values: dict[str, Any]) -> Any:
     """The filter of class ``cls`` from a mapping that may hold other keys too."""
     names = {f.name for f in fields(cls)}
@@ -152,7 +139,7 @@ _LOOKUPS: dict[str, Callable[[Session, str], object]] = {
 }
 
 
-def _check_codes(session: Session, **codes: str | None) -> None:
+def check_codes(session: Session, **codes: str | None) -> None:
     """A filter naming a fund, campaign, mobiliser or unit that does not exist is a 404."""
     for name, code in codes.items():
         if code is not None:
@@ -167,11 +154,11 @@ def _reversals_of(model: Any, as_of: int) -> Any:
 _REVERSED = ReversalRow.target.is_not(None).label("reversed")  # with ``_reversals_of``
 
 
-def _reversed_before(as_of: int) -> Select[int]:
+def reversed_before(as_of: int) -> Select[int]:
     return select(ReversalRow.target).where(ReversalRow.entry_index < as_of)
 
 
-def _range(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
+def within(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if low is not None:
         conditions.append(column >= low)
@@ -190,7 +177,7 @@ def _funds_below(session: Session, unit: str) -> Select[str]:
 
 def _gift_conditions(session: Session, wanted: GiftFilter, as_of: int) -> list[Any]:
     c = ContributionRow
-    _check_codes(session, fund=wanted.fund, campaign=wanted.campaign, mobilizer=wanted.mobilizer)
+    check_codes(session, fund=wanted.fund, campaign=wanted.campaign, mobilizer=wanted.mobilizer)
     conditions: list[Any] = [c.entry_index < as_of]
     if wanted.receipt_id is not None:
         conditions.append(c.receipt_id == receipt_ids.normalize(wanted.receipt_id))
@@ -207,8 +194,8 @@ def _gift_conditions(session: Session, wanted: GiftFilter, as_of: int) -> list[A
         c.channel: wanted.channel,
     }
     conditions += [column == value for column, value in exact.items() if value is not None]
-    conditions += _range(c.received_on, wanted.received_from, wanted.received_to)
-    conditions += _range(c.amount, wanted.min_amount, wanted.max_amount)
+    conditions += within(c.received_on, wanted.received_from, wanted.received_to)
+    conditions += within(c.amount, wanted.min_amount, wanted.max_amount)
     return conditions
 
 
@@ -295,7 +282,7 @@ def _next_day(day: str) -> str | None:
 def allocations(session: Session, wanted: AllocationFilter, *, as_of: int) -> Listing:
     """Allocations newest first, with what was disbursed under each (by ``as_of``)."""
     a = AllocationRow
-    _check_codes(
+    check_codes(
         session,
         fund=wanted.fund,
         campaign=wanted.campaign,
@@ -348,7 +335,7 @@ def disbursed(session: Session, allocations: Sequence[int], as_of: int) -> dict[
         .where(
             d.allocation.in_(allocations),
             d.entry_index < as_of,
-            d.entry_index.not_in(_reversed_before(as_of)),
+            d.entry_index.not_in(reversed_before(as_of)),
         )
         .group_by(d.allocation)
     )
@@ -385,7 +372,7 @@ def _allocation(entry: Entry, paid: int, is_reversed: bool) -> Item:
 def disbursements(session: Session, wanted: DisbursementFilter, *, as_of: int) -> Listing:
     """Payments newest first (by entry index, not by ``paid_on``)."""
     d = DisbursementRow
-    _check_codes(session, fund=wanted.fund, unit=wanted.unit)
+    check_codes(session, fund=wanted.fund, unit=wanted.unit)
     conditions: list[Any] = [d.entry_index < as_of]
     if wanted.fund is not None:
         conditions.append(d.fund == wanted.fund)
@@ -393,7 +380,7 @@ def disbursements(session: Session, wanted: DisbursementFilter, *, as_of: int) -
         conditions.append(d.fund.in_(_funds_below(session, wanted.unit)))
     if wanted.allocation is not None:
         conditions.append(d.allocation == wanted.allocation)
-    conditions += _range(d.paid_on, wanted.paid_from, wanted.paid_to)
+    conditions += within(d.paid_on, wanted.paid_from, wanted.paid_to)
     query = (
         select(d.entry_index, _REVERSED)
         .outerjoin(ReversalRow, _reversals_of(d, as_of))
@@ -423,183 +410,6 @@ def _payments(session: Session, rows: Sequence[Any]) -> list[Item]:
     return items
 
 
-# -- aggregates ------------------------------------------------------------------------
-
-COUNTS = ("gifts", "donors", "allocations", "disbursements", "reversals")
-
-
-def _standing(model: Any, as_of: int) -> list[Any]:
+def standing(model: Any, as_of: int) -> list[Any]:
     """Rows of entries before ``as_of`` that no entry before ``as_of`` reversed."""
-    return [model.entry_index < as_of, model.entry_index.not_in(_reversed_before(as_of))]
-
-
-def count_donors(session: Session, conditions: list[Any], group: Any = None) -> dict[Any, int]:
-    """Distinct donors of the gifts meeting ``conditions``, per ``group`` (None: all).
-
-    The rule: a named donor is their (display, type), so one who gives twice counts
-    once; anonymous gifts cannot be told apart from the leaves, so each anonymous gift
-    counts as one donor.
-    """
-    c = ContributionRow
-    key = group if group is not None else c.donor_type.is_not(None)  # one group: True
-    named = (
-        select(key.label("g"), c.donor_display, c.donor_type)
-        .where(*conditions, c.donor_anonymous.is_(False))
-        .distinct()
-        .subquery()
-    )
-    anonymous = select(key.label("g"), func.count()).where(*conditions, c.donor_anonymous.is_(True))
-    totals: dict[Any, int] = {}
-    for query in (
-        select(named.c.g, func.count()).group_by(named.c.g),
-        anonymous.group_by(key),
-    ):
-        for found, number in session.execute(query):
-            totals[found] = totals.get(found, 0) + int(number)
-    return totals if group is not None else {None: sum(totals.values())}
-
-
-def leaderboard(session: Session, wanted: LeaderboardFilter, *, as_of: int) -> list[Item]:
-    """Mobilisers by what their standing gifts brought in, ranked 1, 2, 3, … without ties.
-
-    ``amount`` is cash (bank and cash gifts), ``in_kind`` the assessed value of goods;
-    reversed gifts count for nothing. Order: ``amount`` descending, then ``gifts``
-    descending, then ``code`` ascending, so equal figures still get distinct, stable
-    ranks. ``donors`` follows ``count_donors``. Mobilisers without a standing gift
-    under the filter are not listed.
-    """
-    c, m = ContributionRow, MobilizerRow
-    _check_codes(session, fund=wanted.fund, campaign=wanted.campaign, unit=wanted.unit)
-    conditions = [*_standing(c, as_of), c.mobilizer.is_not(None)]
-    exact = {c.campaign: wanted.campaign, c.fund: wanted.fund}
-    conditions += [column == value for column, value in exact.items() if value is not None]
-    conditions += _range(c.received_on, wanted.received_from, wanted.received_to)
-    tree = state.UnitTree.load(session)
-    if wanted.type is not None or wanted.unit is not None:
-        who = select(m.code)
-        if wanted.type is not None:
-            who = who.where(m.type == wanted.type)
-        if wanted.unit is not None:
-            who = who.where(m.unit.in_(tree.descendants(wanted.unit)))
-        conditions.append(c.mobilizer.in_(who))
-    in_kind = c.channel == "in_kind"
-    totals = session.execute(
-        select(
-            c.mobilizer,
-            func.sum(case((in_kind, 0), else_=c.amount)),
-            func.sum(case((in_kind, c.amount), else_=0)),
-            func.count(),
-        )
-        .where(*conditions)
-        .group_by(c.mobilizer)
-    ).all()
-    donors = count_donors(session, conditions, c.mobilizer)
-    codes = [str(row[0]) for row in totals]
-    registry = {row.code: row for row in session.scalars(select(m).where(m.code.in_(codes)))}
-    ranked = sorted(totals, key=lambda row: (-int(row[1]), -int(row[3]), str(row[0])))
-    board = []
-    for rank, (code, amount, goods, gifts) in enumerate(ranked, start=1):
-        row = registry.get(code)
-        unit = row.unit if row else ""
-        board.append(
-            {
-                "rank": rank,
-                "code": code,
-                "name": row.name if row else "",
-                "type": row.type if row else "",
-                "unit": unit,
-                "unit_name": tree.names.get(unit, ""),
-                "amount": int(amount),
-                "in_kind": int(goods),
-                "gifts": int(gifts),
-                "donors": donors.get(code, 0),
-            }
-        )
-    return board
-
-
-def _amounts(balance: state.Balance) -> dict[str, int]:
-    return {
-        "received": balance.received,
-        "received_in_kind": balance.received_in_kind,
-        "allocated": balance.committed + balance.disbursed,
-        "allocated_in_kind": balance.in_kind_committed + balance.in_kind_disbursed,
-        "committed": balance.committed,
-        "committed_in_kind": balance.in_kind_committed,
-        "disbursed": balance.disbursed,
-        "disbursed_in_kind": balance.in_kind_disbursed,
-        "available": balance.available,
-        "available_in_kind": balance.in_kind,
-    }
-
-
-def _counts_by_fund(session: Session, as_of: int) -> dict[str, dict[str, int]]:
-    c, a, d, p = ContributionRow, AllocationRow, DisbursementRow, PostingRow
-    counts: dict[str, dict[str, int]] = {}
-
-    def add(name: str, rows: Any) -> None:
-        for fund, number in rows:
-            counts.setdefault(fund, {})[name] = int(number)
-
-    gifts = _standing(c, as_of)
-    add("gifts", session.execute(select(c.fund, func.count()).where(*gifts).group_by(c.fund)))
-    add("donors", count_donors(session, gifts, c.fund).items())
-    for name, model in (("allocations", a), ("disbursements", d)):
-        query = select(model.fund, func.count()).where(*_standing(model, as_of))
-        add(name, session.execute(query.group_by(model.fund)))
-    # A reversal counts for each fund its postings touch (both funds of a transfer).
-    reversals = select(ReversalRow.entry_index).where(ReversalRow.entry_index < as_of)
-    add(
-        "reversals",
-        session.execute(
-            select(p.fund, func.count(p.entry_index.distinct()))
-            .where(p.entry_index.in_(reversals))
-            .group_by(p.fund)
-        ),
-    )
-    return counts
-
-
-def statistics(session: Session, *, as_of: int) -> Item:
-    """Totals and counts of the whole ledger and of each fund, at tree size ``as_of``.
-
-    Amounts come from the postings, as balances do: ``allocated`` is what standing
-    allocations reserved (``committed`` plus ``disbursed``), ``available`` what is left
-    to allocate. Donors follow ``count_donors``, so the ledger's count may be less than
-    the sum of its funds' (one donor who gave to two funds). A reversal is counted once
-    for the ledger and once for each fund it moved money in.
-    """
-    p = PostingRow
-    sums: dict[str, dict[str, int]] = {}
-    for fund, account, total in session.execute(
-        select(p.fund, p.account, func.sum(p.amount))
-        .where(p.entry_index < as_of)
-        .group_by(p.fund, p.account)
-    ):
-        sums.setdefault(fund, {})[account] = int(total)
-    everything: dict[str, int] = {}
-    for accounts in sums.values():
-        for account, total in accounts.items():
-            everything[account] = everything.get(account, 0) + total
-    by_fund = _counts_by_fund(session, as_of)
-    whole = {name: sum(counts.get(name, 0) for counts in by_fund.values()) for name in COUNTS}
-    whole["donors"] = count_donors(session, _standing(ContributionRow, as_of))[None]
-    whole["reversals"] = int(
-        session.scalar(select(func.count()).where(ReversalRow.entry_index < as_of)) or 0
-    )
-    return {
-        "tree_size": as_of,
-        "amounts": _amounts(state.balance_from(everything)),
-        "counts": whole,
-        "funds": [
-            {
-                "code": row.code,
-                "name": row.name,
-                "unit": row.unit,
-                "amounts": _amounts(state.balance_from(sums.get(row.code, {}))),
-                "counts": {name: by_fund.get(row.code, {}).get(name, 0) for name in COUNTS},
-            }
-            for row in state.funds(session)
-            if row.entry_index < as_of
-        ],
-    }
+    return [model.entry_index < as_of, model.entry_index.not_in(reversed_before(as_of))]

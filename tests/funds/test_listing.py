@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ledger import log
 from ledger.errors import InvalidRequestError, NotFoundError
-from ledger.funds import listing, state, text
+from ledger.funds import listing, state, summaries, text
 from ledger.funds.access import command_line
 from ledger.funds.documents import store_document
 from ledger.funds.recorder import VIETNAM, record
@@ -316,8 +316,10 @@ def test_the_leaderboard_ranks_by_cash_then_gifts_then_code(funds: Any) -> None:
 
     with funds.db.session() as session:
         size = log.tree_size(session)
-        board = listing.leaderboard(session, listing.LeaderboardFilter(), as_of=size)
-        district = listing.leaderboard(session, listing.LeaderboardFilter(unit="LS-CL"), as_of=size)
+        board = summaries.leaderboard(session, summaries.LeaderboardFilter(), as_of=size)
+        district = summaries.leaderboard(
+            session, summaries.LeaderboardFilter(unit="LS-CL"), as_of=size
+        )
     rows = [
         (r["rank"], r["code"], r["amount"], r["in_kind"], r["gifts"], r["donors"]) for r in board
     ]
@@ -336,9 +338,9 @@ def test_equal_results_are_ranked_by_code(funds: Any) -> None:
         funds.give(100_000, mobilizer=code)
     with funds.db.session() as session:
         size = log.tree_size(session)
-        board = listing.leaderboard(session, listing.LeaderboardFilter(), as_of=size)
-        people = listing.leaderboard(
-            session, listing.LeaderboardFilter(type="individual"), as_of=size
+        board = summaries.leaderboard(session, summaries.LeaderboardFilter(), as_of=size)
+        people = summaries.leaderboard(
+            session, summaries.LeaderboardFilter(type="individual"), as_of=size
         )
     assert [r["code"] for r in board] == ["LS-HLHPN", "M-DOAN", "Z-DOAN"]
     assert [r["rank"] for r in board] == [1, 2, 3]
@@ -364,8 +366,8 @@ def test_statistics_agree_with_the_balances_and_count_as_of_their_tree_size(fund
     funds.record("reversal", {"target": mistaken.index, "reason": "sai"})
     with funds.db.session() as session:
         size = log.tree_size(session)
-        stats = listing.statistics(session, as_of=size)
-        earlier = listing.statistics(session, as_of=mistaken.index)
+        stats = summaries.statistics(session, as_of=size)
+        earlier = summaries.statistics(session, as_of=mistaken.index)
         balances = state.fund_balances(session)
     assert stats["tree_size"] == size
     assert stats["amounts"] == {
