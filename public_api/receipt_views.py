@@ -122,9 +122,7 @@ def receipt_qr_svg(receipt_id: str) -> Response:
 @blp.alt_response(400, schema=ErrorSchema)
 @blp.alt_response(404, schema=ErrorSchema)
 def receipt_tlog_proof(receipt_id: str) -> Response:
-    response = _file(
-        receipt_id, lambda r: r.tlog_proof(), "text/plain; charset=utf-8", caching.IMMUTABLE
-    )
+    response = _file(receipt_id, lambda r: r.tlog_proof(), "text/plain", caching.IMMUTABLE)
     if response.status_code == 200:
         response.headers["Content-Disposition"] = f'attachment; filename="{receipt_id}.tlog-proof"'
     return response

@@ -146,7 +146,9 @@ class _Demo(Spending):
     def commit(self) -> None:
         if self.recorder is not None:
             for recorded in self.recorder.commit():
-                self.sample_receipt = recorded.extra.get("receipt_id", self.sample_receipt)
+                # The first gift: allocations use gifts first in, first out, so its page
+                # shows where the money went.
+                self.sample_receipt = self.sample_receipt or recorded.extra.get("receipt_id", "")
         self.recorder, self.staged = None, 0
 
     def add(self, place: d.Place, kind: str, data: dict[str, Any]) -> int:
