@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Playwright, sync_playwright
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,10 +50,24 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
+class OneRequestPerConnection(WSGIRequestHandler):
+    """HTTP/1.0: a connection carries one request, so its thread ends with the answer."""
+
+    protocol_version = "HTTP/1.0"
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
-    """The app on 127.0.0.1 at a free port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """The app on 127.0.0.1 at a free port; yields its base URL.
+
+    A page's script may still be fetching when its test ends. Closing the server waits
+    for every request in flight, so none reaches the test database after it is gone.
+    """
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=OneRequestPerConnection
+    )
+    server.daemon_threads = False  # tracked, so that server_close() joins them
+    server.block_on_close = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
