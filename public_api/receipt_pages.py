@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint as PageBlueprint
-from flask import Flask, Response, redirect, render_template, request, url_for
+from flask import Flask, Response, render_template, url_for
 from flask_smorest import Api, Blueprint
 from sqlalchemy import select
 
@@ -24,6 +24,7 @@ from ledger.funds.models import FundRow
 from ledger.receipt_ids import InvalidReceiptIdError
 from public_api import caching
 from public_api.database import session, settings
+from public_api.receipt_views import canonical_redirect
 from public_api.schemas import ErrorSchema
 
 FONTS = Path(__file__).resolve().parent / "static" / "fonts"
@@ -73,8 +74,9 @@ def receipt_page(receipt_id: str) -> Any:
     except InvalidReceiptIdError:
         reason = ("Đây không phải là một mã biên nhận.", "This is not a receipt ID.")
         return _missing(400, receipt_id, reason)
-    if canonical != receipt_id:
-        return redirect(url_for(".receipt_page", receipt_id=canonical), code=301)
+    moved = canonical_redirect(receipt_id)
+    if moved is not None:
+        return moved
     try:
         found = receipts.find(session(), settings(), canonical)
     except NotFoundError:
@@ -129,13 +131,12 @@ def receipt_page(receipt_id: str) -> Any:
 @pdfs.alt_response(404, schema=ErrorSchema, description="no receipt with this ID")
 def receipt_pdf_file(receipt_id: str) -> Response:
     """The printable receipt: never changes, so it is cached for good."""
-    canonical = receipt_ids.normalize(receipt_id)
-    if canonical != receipt_id:
-        location = request.path.replace(receipt_id, canonical, 1)
-        return redirect(location, code=301)  # type: ignore[return-value]
-    found = receipts.find(session(), settings(), canonical)
+    moved = canonical_redirect(receipt_id)
+    if moved is not None:
+        return moved
+    found = receipts.find(session(), settings(), receipt_id)
     document = receipt_pdf.render(receipt_pdf.facts_of(session(), found), FONTS)
     response = Response(document, mimetype="application/pdf")
     response.headers.update(caching.policy(caching.IMMUTABLE))
-    response.headers["Content-Disposition"] = f'inline; filename="bien-nhan-{canonical}.pdf"'
+    response.headers["Content-Disposition"] = f'inline; filename="bien-nhan-{receipt_id}.pdf"'
     return response

@@ -59,13 +59,18 @@ class ReceiptSchema(Schema):
     )
 
 
-def _canonical(receipt_id: str) -> Response | None:
-    """A redirect to the canonical spelling of ``receipt_id``, or None if it is canonical."""
+def canonical_redirect(receipt_id: str) -> Response | None:
+    """A redirect to the canonical spelling of ``receipt_id``, or None if it is canonical.
+
+    Every receipt route uses it, so each receipt has one URL per representation. The
+    redirect never changes, so caches may keep it as long as the receipt itself.
+    """
     canonical = receipt_ids.normalize(receipt_id)
     if canonical == receipt_id:
         return None
-    location = request.path.replace(receipt_id, canonical, 1)
-    return redirect(location, code=301)  # type: ignore[return-value]
+    response = redirect(request.path.replace(receipt_id, canonical, 1), code=301)
+    response.headers.update(caching.policy(caching.IMMUTABLE))
+    return response  # type: ignore[return-value]
 
 
 def _found(receipt_id: str) -> receipts.Receipt:
@@ -79,14 +84,14 @@ def _found(receipt_id: str) -> receipts.Receipt:
 @blp.alt_response(404, schema=ErrorSchema, description="no receipt with this ID")
 def receipt(receipt_id: str) -> Any:
     """A receipt with its leaf, signed checkpoint and inclusion proof: verifiable alone."""
-    moved = _canonical(receipt_id)
+    moved = canonical_redirect(receipt_id)
     if moved is not None:
         return moved
     return _found(receipt_id).document(), caching.policy(caching.SHORT)
 
 
 def _file(receipt_id: str, render: Any, mimetype: str, policy: str) -> Response:
-    moved = _canonical(receipt_id)
+    moved = canonical_redirect(receipt_id)
     if moved is not None:
         return moved
     response = Response(render(_found(receipt_id)), mimetype=mimetype)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from ledger import receipt_ids
 from ledger.funds.usage_replay import usage_of
 from public_api import caching
 from public_api.database import session
+from public_api.receipt_views import canonical_redirect
 from public_api.schemas import ErrorSchema
 
 blp = Blueprint(
@@ -94,7 +93,7 @@ class GiftUsageSchema(Schema):
 @blp.alt_response(404, schema=ErrorSchema, description="no gift with this receipt ID")
 def gift_usage(receipt_id: str) -> Any:
     """The allocations that used part of the gift, and the part not yet used."""
-    canonical = receipt_ids.normalize(receipt_id)
-    if canonical != receipt_id:
-        return redirect(request.path.replace(receipt_id, canonical, 1), code=301)
-    return usage_of(session(), canonical).document(), caching.policy(caching.LATEST)
+    moved = canonical_redirect(receipt_id)
+    if moved is not None:
+        return moved
+    return usage_of(session(), receipt_id).document(), caching.policy(caching.LATEST)

@@ -106,6 +106,7 @@ def test_a_receipt_id_as_a_donor_types_it_redirects_to_the_canonical_url(
         answer = client.get(f"{API}/receipts/{typed}{suffix}")
         assert answer.status_code == 301
         assert answer.headers["Location"].endswith(f"{API}/receipts/{receipt_id}{suffix}")
+        assert "immutable" in answer.headers["Cache-Control"]  # the spelling never moves
 
 
 def test_unknown_and_malformed_receipt_ids_are_clear_errors(
