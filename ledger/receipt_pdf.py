@@ -91,6 +91,10 @@ class ReceiptFacts:
         return CHANNELS.get(self.channel, (self.channel, self.channel))
 
     @property
+    def goods(self) -> str | None:
+        return goods_text(self.in_kind) if self.in_kind else None
+
+    @property
     def amount_in_words(self) -> str:
         return in_words(self.amount)
 
@@ -189,7 +193,7 @@ def render(facts: ReceiptFacts, fonts: Path) -> bytes:
     pdf.row(("Số tiền", "Amount"), money(facts.amount), bold=True)
     pdf.row(("Bằng chữ", "In words"), facts.amount_in_words)
     if facts.in_kind:
-        pdf.row(("Hiện vật", "In kind"), _in_kind(facts.in_kind))
+        pdf.row(("Hiện vật", "In kind"), goods_text(facts.in_kind))
     pdf.row(("Quỹ", "Fund"), f"{facts.fund_name} ({facts.fund})")
     if facts.campaign:
         pdf.row(("Cuộc vận động", "Campaign"), f"{facts.campaign_name} ({facts.campaign})")
@@ -233,8 +237,19 @@ def render(facts: ReceiptFacts, fonts: Path) -> bytes:
     return bytes(pdf.output())
 
 
-def _in_kind(goods: dict[str, Any]) -> str:
+def quantity(value: int | str) -> str:
+    """A quantity as Vietnamese writes it: ``2500`` → ``"2.500"``, ``"2.5"`` → ``"2,5"``.
+
+    Leaves hold a fractional quantity as a decimal string with a point (no floats).
+    """
+    whole, _point, fraction = str(value).partition(".")
+    grouped = format_vnd(int(whole))
+    return f"{grouped},{fraction}" if fraction else grouped
+
+
+def goods_text(goods: dict[str, Any]) -> str:
+    """``Khẩu trang y tế, 1.000 hộp``: what the gift was, and how much of it."""
     parts = [str(goods.get("description", ""))]
     if goods.get("quantity") is not None:
-        parts.append(f"{goods['quantity']} {goods.get('unit', '')}".strip())
+        parts.append(f"{quantity(goods['quantity'])} {goods.get('unit', '')}".strip())
     return ", ".join(part for part in parts if part)

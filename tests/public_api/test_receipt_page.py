@@ -323,8 +323,15 @@ def test_a_gift_in_kind_names_the_goods(client: FlaskClient, funds: Any) -> None
     goods = {"description": "Khẩu trang y tế", "quantity": 1000, "unit": "hộp"}
     receipt_id = funds.give(5_000_000, channel="in_kind", in_kind=goods).extra["receipt_id"]
     text = text_of(page(client, receipt_id))
-    assert "Hiện vật In kind Khẩu trang y tế, 1000 hộp" in text
+    assert "Hiện vật In kind Khẩu trang y tế, 1.000 hộp" in text
     assert "Hình thức Channel Hiện vật In kind" in text
     shown = pdf_text(client.get(f"{API}/receipts/{receipt_id}.pdf").data)
-    assert "Khẩu trang y tế, 1000 hộp" in shown
+    assert "Khẩu trang y tế, 1.000 hộp" in shown
     assert "Hiện vật / In kind" in shown
+
+
+def test_a_fractional_quantity_has_a_decimal_comma(client: FlaskClient, funds: Any) -> None:
+    goods = {"description": "Gạo tẻ", "quantity": "2.5", "unit": "tấn"}
+    receipt_id = funds.give(30_000_000, channel="in_kind", in_kind=goods).extra["receipt_id"]
+    assert "Gạo tẻ, 2,5 tấn" in text_of(page(client, receipt_id))
+    assert "Gạo tẻ, 2,5 tấn" in pdf_text(client.get(f"{API}/receipts/{receipt_id}.pdf").data)
