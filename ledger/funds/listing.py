@@ -38,7 +38,7 @@ from ledger.funds.models import (
     FundRow,
     ReversalRow,
 )
-from ledger.funds.recorder import VIETNAM
+from ledger.funds.recorder import VIETNAM, today_in_vietnam
 from ledger.funds.text import search_key
 from ledger.models import EntryRow
 
@@ -362,7 +362,7 @@ def _allocation(entry: Entry, paid: int, is_reversed: bool) -> Item:
         "documents": body.get("documents", []),
         "earmark": body.get("earmark"),
         "campaign": body.get("campaign"),
-        "date": entry.time.astimezone(VIETNAM).date().isoformat(),
+        "date": today_in_vietnam(entry.time).isoformat(),
         "time": format_time(entry.time),
         "disbursed": paid,
         "reversed": is_reversed,

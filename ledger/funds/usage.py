@@ -31,7 +31,7 @@ from ledger.funds.postings import (
     TRANSFER,
     earmark_key,
 )
-from ledger.funds.recorder import VIETNAM
+from ledger.funds.recorder import today_in_vietnam
 
 CASH, IN_KIND = "cash", "in_kind"
 USAGE_KINDS = (CONTRIBUTION, ALLOCATION, DISBURSEMENT, TRANSFER, REVERSAL)
@@ -271,10 +271,6 @@ class GiftUsage:
             ],
             "tree_size": self.tree_size,
         }
-
-
-def vietnam_day(time: str) -> str:
-    return datetime.fromisoformat(time).astimezone(VIETNAM).date().isoformat()
 
 
 @dataclass
@@ -537,7 +533,7 @@ class Attribution:
             program=body.get("program"),
             decision_ref=body.get("decision_ref"),
             decision=body.get("decision"),
-            date=vietnam_day(allocation.time),
+            date=today_in_vietnam(datetime.fromisoformat(allocation.time)).isoformat(),
             via=via,
             reversed=reversal is not None,
             reversal_index=reversal,
