@@ -14,8 +14,20 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from audit import load_all as load_audit_kinds
 from ledger import log
-from ledger.commands import demo, funds, imports, receipts, tokens
+from ledger.commands import (
+    audit,
+    awards,
+    demo,
+    findings,
+    funds,
+    imports,
+    monitor,
+    receipts,
+    tokens,
+    witness,
+)
 from ledger.commands.common import fail, open_database, progress, reports_errors
 from ledger.errors import LedgerError
 from ledger.export import verify_export, write_export
@@ -174,7 +186,8 @@ def keys_rotate(settings: Settings, actor: str) -> None:
     click.echo(f"new key: {rotation.new_key}")
 
 
-for module in (tokens, funds, imports, demo, receipts):
+load_audit_kinds()
+for module in (tokens, funds, imports, demo, receipts, audit, findings, monitor, witness, awards):
     module.register(main)
 
 

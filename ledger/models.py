@@ -18,6 +18,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Entries that change who signs: the only kinds the log core must find quickly.
 KEY_ENTRY_CONDITION = "kind IN ('genesis', 'key_rotation')"
+# The audit's own entries (acknowledged findings, award nominations and decisions) are
+# few among millions of gifts; their states are replayed from these rows alone.
+AUDIT_KINDS = ("acknowledgement", "award_nomination", "award_transition")
+AUDIT_ENTRY_CONDITION = "kind IN ('acknowledgement', 'award_nomination', 'award_transition')"
 
 
 class Base(DeclarativeBase):
@@ -40,6 +44,12 @@ class EntryRow(Base):
             sqlite_where=text(KEY_ENTRY_CONDITION),
             postgresql_where=text(KEY_ENTRY_CONDITION),
         ),
+        Index(
+            "ix_log_entries_audit_entries",
+            "idx",
+            sqlite_where=text(AUDIT_ENTRY_CONDITION),
+            postgresql_where=text(AUDIT_ENTRY_CONDITION),
+        ),
     )
 
 
@@ -50,6 +60,32 @@ class CheckpointRow(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(String(8))
+
+
+class WitnessRow(Base):
+    """An independent witness this ledger asks to cosign its checkpoints."""
+
+    __tablename__ = "log_witnesses"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    verifier_key: Mapped[str] = mapped_column(Text)  # C2SP vkey, key type 0x04
+    url: Mapped[str] = mapped_column(Text)  # the witness's tlog-witness endpoint prefix
+
+
+class CosignatureRow(Base):
+    """A witness's cosignature line over the checkpoint of one tree size.
+
+    Cosignatures are not part of the signed note's text, so they live beside the
+    checkpoint and are appended to it when it is served (signed-note allows any
+    number of signature lines).
+    """
+
+    __tablename__ = "log_cosignatures"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)  # "— <name> <base64(key ID || timestamp || sig)>"
+    timestamp: Mapped[int] = mapped_column(BigInteger)  # seconds since the epoch, as signed
 
 
 APPEND_ONLY_TABLES = ("log_entries", "log_checkpoints")

@@ -36,6 +36,8 @@ _ENV = {
     "LEDGER_RATELIMIT_PUBLIC": "ratelimit_public",
     "LEDGER_RATELIMIT_WRITE": "ratelimit_write",
     "LEDGER_TRUSTED_PROXIES": "trusted_proxies",
+    "LEDGER_AUDIT_RULES": "audit_rules_file",
+    "LEDGER_AWARDS_CRITERIA": "awards_criteria_file",
 }
 
 # Requests per client address. Readers behind one carrier-grade NAT share an address,
@@ -73,6 +75,10 @@ class Settings:
     ratelimit_public: str = DEFAULT_RATELIMIT_PUBLIC
     ratelimit_write: str = DEFAULT_RATELIMIT_WRITE
     trusted_proxies: int = 0
+    # TOML files overriding the anomaly rules' thresholds and the award criteria;
+    # None: the defaults shipped in the audit package.
+    audit_rules_file: Path | None = None
+    awards_criteria_file: Path | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -119,6 +125,12 @@ class Settings:
             except ValueError as err:
                 raise ConfigurationError("LEDGER_MAX_PAGE_SIZE must be an integer") from err
         settings = replace(settings, **_http_settings(source))
+        if source.get("audit_rules_file"):
+            rules = Path(source["audit_rules_file"]).absolute()
+            settings = replace(settings, audit_rules_file=rules)
+        if source.get("awards_criteria_file"):
+            criteria = Path(source["awards_criteria_file"]).absolute()
+            settings = replace(settings, awards_criteria_file=criteria)
         if not settings.origin or any(c.isspace() or c == "+" for c in settings.origin):
             raise ConfigurationError(
                 f"LEDGER_ORIGIN {settings.origin!r} must be non-empty, "

@@ -35,8 +35,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_converter(IndexConverter, IndexConverter.openapi_schema)
     errors.init_app(app)
 
+    from audit import load_all as load_audit_kinds
     from public_api import (
         api_docs,
+        audit_views,
+        award_views,
         caching,
         compression,
         cors,
@@ -44,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         fund_views,
         list_views,
         proxies,
+        ranking_views,
         ratelimit,
         receipt_pages,
         receipt_views,
@@ -69,4 +73,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     receipt_pages.register(app, api)  # the donor's receipt page /r/<id> and its PDF
     write_views.register(api)  # the writers' endpoints and their bearer security scheme
     api.register_blueprint(import_blueprint)  # statement imports (bearer, after the scheme)
+    load_audit_kinds()  # acknowledgements and award entries, recorded like fund operations
+    audit_views.register(api)  # the auditor's API: full audit, findings, acknowledgements
+    ranking_views.register(api)  # mobiliser rankings
+    award_views.register(api)  # nominations, the board's decisions, exports
     return app

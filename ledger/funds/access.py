@@ -38,8 +38,9 @@ _WRITES = frozenset(
 PERMISSIONS: dict[str, frozenset[str]] = {
     ADMIN: _WRITES,
     FUND_MANAGER: _WRITES,
-    AUDITOR: frozenset({"read_private"}),
-    AWARDS_BOARD: frozenset({"award"}),
+    # Auditors read the full audit and acknowledge findings; they never move money.
+    AUDITOR: frozenset({"read_private", "audit", "acknowledgement"}),
+    AWARDS_BOARD: frozenset({"award", "award_nomination", "award_transition"}),
 }
 
 

@@ -351,6 +351,12 @@ SCHEMAS: dict[str, type[StrictSchema]] = {
 _INSTANCES = {operation: schema() for operation, schema in SCHEMAS.items()}
 
 
+def register(operation: str, schema: type[StrictSchema]) -> None:
+    """Add the schema of an operation defined outside the fund core (the audit package)."""
+    SCHEMAS[operation] = schema
+    _INSTANCES[operation] = schema()
+
+
 def load(operation: str, data: Any) -> dict[str, Any]:
     """Validate a writer's request; ValidationError (422) names every bad field."""
     if not isinstance(data, Mapping):

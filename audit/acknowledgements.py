@@ -1,0 +1,1 @@
+"""Acknowledged findings: an entry of kind ``acknowledgement`` with its reason."""

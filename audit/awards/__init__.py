@@ -1,0 +1,1 @@
+"""Emulation awards: criteria, nominations with their evidence, and the board's decisions."""

@@ -1,0 +1,1 @@
+"""The award workflow's entries: nominations and the board's transitions."""
