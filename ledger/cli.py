@@ -24,6 +24,7 @@ from ledger.commands import (
     funds,
     imports,
     monitor,
+    rankings,
     receipts,
     tokens,
     witness,
@@ -187,7 +188,19 @@ def keys_rotate(settings: Settings, actor: str) -> None:
 
 
 load_audit_kinds()
-for module in (tokens, funds, imports, demo, receipts, audit, findings, monitor, witness, awards):
+for module in (
+    tokens,
+    funds,
+    imports,
+    demo,
+    receipts,
+    audit,
+    findings,
+    monitor,
+    witness,
+    rankings,
+    awards,
+):
     module.register(main)
 
 

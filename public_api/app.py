@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         compression,
         cors,
         donation_views,
+        finding_views,
         fund_views,
         list_views,
         proxies,
@@ -74,7 +75,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     write_views.register(api)  # the writers' endpoints and their bearer security scheme
     api.register_blueprint(import_blueprint)  # statement imports (bearer, after the scheme)
     load_audit_kinds()  # acknowledgements and award entries, recorded like fund operations
-    audit_views.register(api)  # the auditor's API: full audit, findings, acknowledgements
+    audit_views.register(api)  # the auditor's API: the full audit
+    finding_views.register(api)  # anomaly findings and their acknowledgements
     ranking_views.register(api)  # mobiliser rankings
     award_views.register(api)  # nominations, the board's decisions, exports
     return app
