@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ratelimit,
         receipt_pages,
         receipt_views,
+        tile_views,
         usage_views,
         write_views,
     )
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     api.register_blueprint(api_docs.blp)  # /api/v1/docs, the document for people
     api.register_blueprint(log_blueprint)
+    app.register_blueprint(tile_views.blp)  # the same log as C2SP tlog-tiles
     api.register_blueprint(fund_views.blp)
     api.register_blueprint(list_views.blp)  # gifts, spending, leaderboard, statistics
     api.register_blueprint(donation_views.blp)

@@ -1,6 +1,6 @@
 """Cross-origin reading: any web page may read the public API, nobody may write from one.
 
-Public GET and HEAD answers under ``/api/`` and ``/r/`` carry
+Public GET and HEAD answers under ``/api/``, ``/r/``, ``/tile/`` and ``/checkpoint`` carry
 ``Access-Control-Allow-Origin: *``, errors included, so that a verifier running in a
 browser can fetch entries, proofs and receipts from any site. The same answer goes
 to every origin, so caches need not vary on ``Origin``, and no credentials are
@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-PREFIXES = ("/api/", "/r/")
+PREFIXES = ("/api/", "/r/", "/tile/", "/checkpoint")
 READ = ("GET", "HEAD")
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 EXPOSED = "ETag, Retry-After"

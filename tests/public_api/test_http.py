@@ -420,6 +420,7 @@ def test_every_get_endpoint_says_how_long_it_may_be_kept(
         "batch_id": str(imported["batch_id"]),
         "row_id": str(imported["unmatched"][0]["row_id"]),
         "filename": "api_docs.css",
+        "tile": "0/000.p/1",
         "code:units": funds.province,
         "code:funds": funds.fund,
         "code:campaigns": funds.campaign,
