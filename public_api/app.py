@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         donation_views,
         finding_views,
         fund_views,
+        health_views,
         list_views,
         proxies,
         ranking_views,
@@ -65,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app, settings)  # per client address; 429 with Retry-After
     proxies.init_app(app, settings.trusted_proxies)  # the client's address behind proxies
 
+    app.register_blueprint(health_views.blp)  # /healthz and /readyz for load balancers
     api.register_blueprint(api_docs.blp)  # /api/v1/docs, the document for people
     api.register_blueprint(log_blueprint)
     app.register_blueprint(tile_views.blp)  # the same log as C2SP tlog-tiles
