@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ratelimit,
         receipt_pages,
         receipt_views,
+        security_headers,
         tile_views,
         usage_views,
         write_views,
@@ -63,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     caching.init_app(app)  # errors and writes: no-store
     cors.init_app(app)  # public reads: Access-Control-Allow-Origin: *
     compression.init_app(app)  # gzip for text answers
+    security_headers.init_app(app)  # nosniff, no framing, no referrer, CSP for non-pages
     ratelimit.init_app(app, settings)  # per client address; 429 with Retry-After
     proxies.init_app(app, settings.trusted_proxies)  # the client's address behind proxies
 

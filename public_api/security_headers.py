@@ -1,0 +1,35 @@
+"""Headers every answer carries, so that no response can be turned against a reader.
+
+Pages set their own Content-Security-Policy (what they load); every other answer (JSON,
+CSV, images, tiles) gets one that allows nothing at all, so that a response opened
+directly in a browser can run nothing, even if a donor's name holds markup. Nothing
+here may be framed (clickjacking a receipt page), no type is sniffed (a CSV rendered
+as HTML), and no page leaks its URL, which may hold a search, to the sites it links.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+NOTHING = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def add_headers(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    policy = response.headers.get("Content-Security-Policy")
+    if policy is None:
+        response.headers["Content-Security-Policy"] = NOTHING
+    elif "frame-ancestors" not in policy:
+        response.headers["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(add_headers)
