@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint browser test-sqlite test-postgres bench clean
+.PHONY: install run test lint browser test-sqlite test-postgres bench load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ test: lint test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The running service under wrk (Debian's package) on SQLite and PostgreSQL.
+load: install
+	command -v wrk >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
