@@ -80,9 +80,7 @@ def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def _serving(argv: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
-    process = subprocess.Popen(
-        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(probe, process)
         yield
@@ -130,9 +128,7 @@ def _wrk(name: str, url: str, script: Path, args: argparse.Namespace, env: dict[
 
 
 def _ledger(env: dict[str, str], *argv: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "ledger"), *argv], env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([str(BIN / "ledger"), *argv], env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"ledger {' '.join(argv)} failed:\n{done.stderr[-2000:]}")
     return done.stdout
