@@ -35,6 +35,7 @@ _ENV = {
     "LEDGER_RATELIMIT_STORAGE_URL": "ratelimit_storage_url",
     "LEDGER_RATELIMIT_PUBLIC": "ratelimit_public",
     "LEDGER_RATELIMIT_WRITE": "ratelimit_write",
+    "LEDGER_RATELIMIT_BAD_TOKENS": "ratelimit_bad_tokens",
     "LEDGER_TRUSTED_PROXIES": "trusted_proxies",
     "LEDGER_AUDIT_RULES": "audit_rules_file",
     "LEDGER_AWARDS_CRITERIA": "awards_criteria_file",
@@ -44,6 +45,9 @@ _ENV = {
 # so the public limit is generous; it stops scrapers hammering, not people reading.
 DEFAULT_RATELIMIT_PUBLIC = "1200 per minute"
 DEFAULT_RATELIMIT_WRITE = "600 per minute"
+# Refused tokens per client address: past this, the address waits before any token
+# is even looked at, so guessing tokens costs time.
+DEFAULT_RATELIMIT_BAD_TOKENS = "10 per minute"
 
 # Fund kinds every ledger knows; LEDGER_FUND_KINDS adds more ("code=Name;code=Name").
 FUND_KINDS = {
@@ -74,6 +78,7 @@ class Settings:
     ratelimit_storage_url: str = "memory://"
     ratelimit_public: str = DEFAULT_RATELIMIT_PUBLIC
     ratelimit_write: str = DEFAULT_RATELIMIT_WRITE
+    ratelimit_bad_tokens: str = DEFAULT_RATELIMIT_BAD_TOKENS
     trusted_proxies: int = 0
     # TOML files overriding the anomaly rules' thresholds and the award criteria;
     # None: the defaults shipped in the audit package.
@@ -147,7 +152,12 @@ def _http_settings(source: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if "ratelimit_enabled" in source:
         found["ratelimit_enabled"] = _flag(source["ratelimit_enabled"], "LEDGER_RATELIMIT_ENABLED")
-    for name in ("ratelimit_storage_url", "ratelimit_public", "ratelimit_write"):
+    for name in (
+        "ratelimit_storage_url",
+        "ratelimit_public",
+        "ratelimit_write",
+        "ratelimit_bad_tokens",
+    ):
         if name in source:
             found[name] = str(source[name]).strip()
     if "trusted_proxies" in source:

@@ -12,8 +12,10 @@ from typing import Any
 
 from flask import request
 
+from ledger.errors import AuthenticationError
 from ledger.funds import tokens
 from ledger.funds.access import Scope
+from public_api import token_throttle
 from public_api.database import session
 
 BEARER_SCHEME = "bearerAuth"
@@ -27,5 +29,14 @@ SECURITY_SCHEME: dict[str, Any] = {
 
 
 def current_scope() -> Scope:
-    """The scope of ``Authorization: Bearer <token>``; AuthenticationError (401) if none."""
-    return tokens.authenticate(session(), request.headers.get("Authorization"))
+    """The scope of ``Authorization: Bearer <token>``; AuthenticationError (401) if none.
+
+    An address with too many refused tokens lately gets 429 first (``token_throttle``).
+    """
+    token_throttle.check()
+    try:
+        return tokens.authenticate(session(), request.headers.get("Authorization"))
+    except AuthenticationError:
+        if request.headers.get("Authorization"):
+            token_throttle.refused()  # asking without a token is not guessing
+        raise

@@ -60,6 +60,7 @@ def _endpoint() -> str:
 
 def make_limiter(settings: Settings) -> Limiter:
     storage = settings.ratelimit_storage_url
+    _checked(settings.ratelimit_bad_tokens, "LEDGER_RATELIMIT_BAD_TOKENS")  # token_throttle
     return Limiter(
         get_remote_address,
         application_limits=[
