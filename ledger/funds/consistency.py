@@ -66,9 +66,11 @@ def check_balances(
     Also names every entry after which the log itself shows an overdrawn pool.
 
     Fund balances are read from the pool totals, campaign balances from the postings,
-    so a change to either table shows.
+    so a change to either table shows. ``books``: the log already replayed (``ledger
+    verify`` replays it in its one pass), else it is replayed here.
     """
-    books = replay_database(session)
+    if books is None:
+        books = replay_database(session)
     published = state.fund_balances(session)
     problems: list[Mismatch | Overdrawn] = [Overdrawn(index) for index in books.negative]
     for code in sorted(set(published) | set(books.accounts)):
