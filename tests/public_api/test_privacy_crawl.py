@@ -22,6 +22,7 @@ import pytest
 import zxingcpp
 from flask import Flask
 from flask.testing import FlaskClient
+from openpyxl import load_workbook
 from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -41,6 +42,7 @@ NATIONAL_ID = "001203004567"
 SENDER_NAME = "PHAM MINH QUANG"
 SENDER_ACCOUNT = "9990000000777"
 MEMO_PHONE = "0987654321"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _forms(value: str) -> set[str]:
@@ -133,11 +135,13 @@ def _arguments(client: FlaskClient, receipts: list[str]) -> dict[str, list[Any]]
     for listing, key in (("funds", "funds"), ("units", "units"), ("campaigns", "campaigns")):
         codes |= {item["code"] for item in client.get(f"{API}/{listing}").get_json()[key]}
     codes |= {m["code"] for m in client.get(f"{API}/mobilizers").get_json()["mobilizers"]}
+    nominations = [item["id"] for item in client.get(f"{API}/awards").get_json()["nominations"]]
     return {
         "receipt_id": receipts,
         "index": list(range(size)),
         "code": sorted(codes),
         "batch_id": [1],  # the writers' import reports: the crawl, holding no token, gets 401
+        "nomination_id": [*nominations, "K0000000000000000"],  # and one that does not exist
         "tile": [f"entries/000.p/{min(size, 255)}", f"0/000.p/{min(size, 255)}"],  # the leaves
     }
 
@@ -169,6 +173,12 @@ def _text_of(response: Any) -> str:
         return " ".join(page.extract_text() for page in reader.pages) + response.data.decode(
             "latin-1"
         )
+    if response.mimetype == XLSX:  # the awards list as a workbook: every cell's text
+        sheets = load_workbook(io.BytesIO(response.data), read_only=True).worksheets
+        cells = (
+            cell for sheet in sheets for row in sheet.iter_rows(values_only=True) for cell in row
+        )
+        return " ".join(str(cell) for cell in cells if cell is not None)
     if response.mimetype == "application/octet-stream":  # tiles: leaves behind binary lengths
         return str(response.data.decode("utf-8", errors="replace"))
     return str(response.get_data(as_text=True))
