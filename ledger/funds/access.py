@@ -44,6 +44,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Operations that are not entries, as a refusal names them.
+_NOT_RECORDED = {
+    "audit": "read the full audit",
+    "read_private": "read private data",
+    "award": "act for the awards board",
+}
+
+
 @dataclass(frozen=True)
 class Scope:
     """The authority a writer holds: a role, and the unit subtree it covers (None: all)."""
@@ -54,7 +62,8 @@ class Scope:
 
     def require(self, operation: str) -> None:
         if self.role != ADMIN and operation not in PERMISSIONS.get(self.role, frozenset()):
-            raise PermissionDeniedError(f"the role {self.role} may not record a {operation}")
+            what = _NOT_RECORDED.get(operation, f"record a {operation}")
+            raise PermissionDeniedError(f"the role {self.role} may not {what}")
 
     def require_unit(self, code: str, tree: UnitTree) -> None:
         """Refuse to act on a unit outside this scope's subtree."""
