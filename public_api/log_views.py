@@ -12,7 +12,9 @@ from typing import Any
 
 from flask import Response
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
+from audit import witnesses
 from ledger import log
 from ledger.entries import Entry
 from ledger.errors import InvalidRequestError, NotFoundError
@@ -52,13 +54,18 @@ def entry_document(entry: Entry) -> dict[str, Any]:
     summary="The latest signed checkpoint (C2SP signed note)",
     responses={
         "200": {
-            "description": "the C2SP signed note of the latest checkpoint",
+            "description": (
+                "the C2SP signed note of the latest checkpoint: the log's signature line,"
+                " then the c2sp.org/tlog-cosignature lines of the witnesses that cosigned it"
+            ),
             "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     },
 )
 def checkpoint() -> Response:
-    note = log.latest_checkpoint(session()).note
+    """The log's signature line first, then any witness cosignatures collected for it."""
+    db = session()
+    note = witnesses.cosigned_note(db, log.latest_checkpoint(db))
     response = Response(note, mimetype="text/plain")
     response.headers.update(caching.policy(caching.LATEST))
     return response
@@ -81,6 +88,37 @@ def keys() -> tuple[dict[str, Any], Headers]:
         ]
     }
     return document, caching.policy(caching.SHORT)
+
+
+class WitnessSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "the witness's key name"})
+    verifier_key = fields.String(
+        required=True,
+        metadata={"description": "C2SP verifier key, type 0x04 (Ed25519 cosignature/v1)"},
+    )
+    key_id = fields.String(required=True, metadata={"description": "8 lowercase hex digits"})
+    cosigned_size = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the largest tree size it cosigned, null if none yet"},
+    )
+    cosigned_at = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "RFC 3339 UTC time of that cosignature"},
+    )
+
+
+class WitnessesSchema(Schema):
+    witnesses = fields.List(fields.Nested(WitnessSchema), required=True)
+
+
+@blp.route("/witnesses")
+@blp.response(200, WitnessesSchema)
+def witness_list() -> tuple[dict[str, Any], Headers]:
+    """The independent witnesses that cosign this log's checkpoints, with their keys."""
+    found = witnesses.statuses(session())
+    return {"witnesses": [w.document() for w in found]}, caching.policy(caching.LATEST)
 
 
 @blp.route("/entries")

@@ -9,6 +9,7 @@ Content-Security-Policy that allows no inline script or style.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from flask import Flask, Response, render_template, url_for
 from flask_smorest import Api, Blueprint
 from sqlalchemy import select
 
+from audit import witnesses
 from ledger import log, receipt_ids, receipt_pdf, receipts
 from ledger.errors import NotFoundError
 from ledger.funds import usage_replay
@@ -67,6 +69,16 @@ def _missing(status: int, receipt_id: str, reason: tuple[str, str]) -> tuple[str
     return render_template("receipt_missing.html", receipt_id=receipt_id, reason=reason), status
 
 
+def _witnessed(evidence: witnesses.Evidence | None) -> dict[str, Any] | None:
+    """The evidence as the template shows it, each cosignature's time as a datetime."""
+    if evidence is None:
+        return None
+    document = evidence.document()
+    for cosigner in document["witnesses"]:
+        cosigner["at"] = datetime.fromtimestamp(cosigner["timestamp"], UTC)
+    return document
+
+
 @pages.route("/r/<receipt_id>")
 def receipt_page(receipt_id: str) -> Any:
     try:
@@ -90,11 +102,15 @@ def receipt_page(receipt_id: str) -> Any:
         "pdf": f"{base}.pdf",
         "qr": f"{base}/qr.svg",
         "key_list": url_for("log.keys"),
+        "witness_list": url_for("log.witness_list"),
     }
+    evidence = witnesses.evidence(session(), found.tree_size)
     script_data = {
         "receipt_id": canonical,
         "receipt_json": links["json"],
         "keys_json": links["key_list"],
+        "witnesses_json": links["witness_list"],
+        "witnessed": evidence is not None,
         "facts": {
             "index": facts.index,
             "amount": facts.amount,
@@ -112,6 +128,7 @@ def receipt_page(receipt_id: str) -> Any:
         fund_names={fund.code: fund.name for fund in session().scalars(select(FundRow))},
         ledger_name=log.genesis(session()).body.get("name", facts.origin),
         links=links,
+        witnessed=_witnessed(evidence),
         script_data=script_data,
     )
     return html, 200, caching.policy(caching.SHORT)

@@ -14,6 +14,7 @@ from flask import Response, redirect, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from audit import witnesses
 from ledger import qr, receipt_ids, receipts
 from public_api import caching
 from public_api.database import session, settings
@@ -29,6 +30,27 @@ blp.after_request(caching.conditional)
 
 QR_POLICY = "public, max-age=86400"
 """A QR encodes receipt_url, which follows the LEDGER_BASE_URL setting: a day, not forever."""
+
+
+class CosignerSchema(Schema):
+    name = fields.String(required=True)
+    key_id = fields.String(required=True, metadata={"description": "8 lowercase hex digits"})
+    timestamp = fields.Integer(required=True, metadata={"description": "seconds, as signed"})
+    time = fields.String(required=True, metadata={"description": "RFC 3339 UTC"})
+
+
+class WitnessedSchema(Schema):
+    tree_size = fields.Integer(required=True, metadata={"description": "the cosigned size"})
+    checkpoint = fields.String(
+        required=True,
+        metadata={"description": "the log's signed note of that size with the cosignature lines"},
+    )
+    consistency_proof = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "RFC 6962 proof from the receipt's tree_size to this one, hex"},
+    )
+    witnesses = fields.List(fields.Nested(CosignerSchema), required=True)
 
 
 class ReceiptSchema(Schema):
@@ -57,6 +79,15 @@ class ReceiptSchema(Schema):
         allow_none=True,
         metadata={"description": "the entry that reversed this gift, if it was reversed"},
     )
+    witnessed = fields.Nested(
+        WitnessedSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "the checkpoint containing this receipt's that the most independent"
+            " witnesses cosigned (see /api/v1/log/witnesses for their keys), or null"
+        },
+    )
 
 
 def canonical_redirect(receipt_id: str) -> Response | None:
@@ -83,11 +114,18 @@ def _found(receipt_id: str) -> receipts.Receipt:
 @blp.alt_response(400, schema=ErrorSchema, description="not a receipt ID")
 @blp.alt_response(404, schema=ErrorSchema, description="no receipt with this ID")
 def receipt(receipt_id: str) -> Any:
-    """A receipt with its leaf, signed checkpoint and inclusion proof: verifiable alone."""
+    """A receipt with its leaf, signed checkpoint and inclusion proof: verifiable alone.
+
+    ``witnessed`` adds what independent witnesses cosigned: a later checkpoint and the
+    consistency proof showing that it contains the receipt's.
+    """
     moved = canonical_redirect(receipt_id)
     if moved is not None:
         return moved
-    return _found(receipt_id).document(), caching.policy(caching.SHORT)
+    found = _found(receipt_id)
+    evidence = witnesses.evidence(session(), found.tree_size)
+    document = {**found.document(), "witnessed": evidence.document() if evidence else None}
+    return document, caching.policy(caching.SHORT)
 
 
 def _file(receipt_id: str, render: Any, mimetype: str, policy: str) -> Response:

@@ -9,6 +9,10 @@
 //   5. the checkpoint is this ledger's (origin = key name) and its tree holds the entry;
 //   6. the inclusion proof leads from the leaf hash to the checkpoint's root
 //      (RFC 9162 section 2.1.3.2).
+// Then, when witnesses cosigned a checkpoint containing the receipt's, it checks that
+// that checkpoint is signed by the ledger's published key, that a consistency proof
+// leads from the receipt's checkpoint to it (RFC 9162 section 2.1.4.2), and each
+// cosignature (c2sp.org/tlog-cosignature) under the witness keys the ledger publishes.
 // Only the Web Crypto API is used: no library, nothing loaded from another site.
 "use strict";
 
@@ -48,6 +52,22 @@
     },
   };
   const ORDER = ["leaf", "leaf-hash", "key", "signature", "checkpoint", "inclusion"];
+  const WITNESS_CHECKS = {
+    "witness-checkpoint": {
+      ok: ["Điểm kiểm tra được chứng kiến mang chữ ký hợp lệ của sổ cái", "The witnessed checkpoint carries the ledger's valid signature"],
+      fail: ["Điểm kiểm tra được chứng kiến không mang chữ ký hợp lệ của sổ cái", "The witnessed checkpoint lacks the ledger's valid signature"],
+      unsupported: ["Trình duyệt này không kiểm tra được chữ ký Ed25519", "This browser cannot check Ed25519 signatures"],
+    },
+    "witness-consistency": {
+      ok: ["Điểm kiểm tra được chứng kiến chứa điểm kiểm tra của biên nhận", "The witnessed checkpoint contains this receipt's checkpoint"],
+      fail: ["Bằng chứng nhất quán không nối điểm kiểm tra của biên nhận với điểm được chứng kiến", "The consistency proof does not link this receipt's checkpoint to the witnessed one"],
+    },
+  };
+  const COSIGNATURE = {
+    ok: ["Chữ ký chứng kiến hợp lệ", "Valid cosignature"],
+    fail: ["Chữ ký chứng kiến không hợp lệ", "Invalid cosignature"],
+    unsupported: ["Trình duyệt này không kiểm tra được chữ ký Ed25519", "This browser cannot check Ed25519 signatures"],
+  };
 
   class CheckFailed extends Error {
     constructor(detail, state = "fail") {
@@ -134,6 +154,55 @@
     return sn === 0 ? r : null;
   }
 
+  function isPowerOfTwo(n) {
+    let m = n;
+    while (m > 1 && m % 2 === 0) {
+      m /= 2;
+    }
+    return m === 1;
+  }
+
+  // RFC 9162 section 2.1.4.2: whether a consistency proof shows the tree of size1 and
+  // root1 to be a prefix of the tree of size2 and root2.
+  async function verifyConsistency(size1, size2, proof, root1, root2) {
+    if (!(Number.isSafeInteger(size1) && Number.isSafeInteger(size2) && size1 > 0 && size1 <= size2)) {
+      return false;
+    }
+    if (size1 === size2) {
+      return proof.length === 0 && equalBytes(root1, root2);
+    }
+    if (proof.length === 0) {
+      return false;
+    }
+    const path = isPowerOfTwo(size1) ? [root1, ...proof] : proof;
+    let fn = size1 - 1;
+    let sn = size2 - 1;
+    while (fn % 2 === 1) {
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    let fr = path[0];
+    let sr = path[0];
+    for (const c of path.slice(1)) {
+      if (sn === 0) {
+        return false;
+      }
+      if (fn % 2 === 1 || fn === sn) {
+        fr = await hashChildren(c, fr);
+        sr = await hashChildren(c, sr);
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      } else {
+        sr = await hashChildren(sr, c);
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    return sn === 0 && equalBytes(fr, root1) && equalBytes(sr, root2);
+  }
+
   // C2SP signed notes and verifier keys --------------------------------------------------
 
   function parseNote(note) {
@@ -175,7 +244,8 @@
     return { origin: lines[0], size: Number(lines[1]), root };
   }
 
-  async function parseVerifierKey(text) {
+  // ``type``: 1 for a log's Ed25519 key, 4 for a witness's cosignature/v1 key.
+  async function parseVerifierKey(text, type = 1) {
     // <name>+<key ID hex>+<base64>: names never hold "+", but base64 may.
     const match = typeof text === "string" ? /^([^+]+)\+([0-9a-f]{8})\+(.+)$/s.exec(text) : null;
     if (!match) {
@@ -183,8 +253,8 @@
     }
     const parts = match.slice(1);
     const raw = fromBase64(parts[2]);
-    if (raw.length !== 33 || raw[0] !== 1) {
-      throw new CheckFailed("the verifier key is not an Ed25519 key");
+    if (raw.length !== 33 || raw[0] !== type) {
+      throw new CheckFailed(`the verifier key is not an Ed25519 key of type ${type}`);
     }
     const publicKey = raw.slice(1);
     const keyId = (await sha256(concat(encoder.encode(`${parts[0]}\n`), raw))).slice(0, 4);
@@ -234,7 +304,8 @@
     return computed;
   }
 
-  async function checkKey(receipt, keys, size) {
+  // The published key period whose key signed the checkpoint of ``size``.
+  function keyPeriod(keys, size) {
     const last = size - 1;
     const period = (keys.keys || []).find(
       (k) => k.from_index <= last && (k.to_index === null || last <= k.to_index),
@@ -242,6 +313,11 @@
     if (!period) {
       throw new CheckFailed(`no published key covers tree size ${size}`);
     }
+    return period;
+  }
+
+  async function checkKey(receipt, keys, size) {
+    const period = keyPeriod(keys, size);
     const key = await parseVerifierKey(period.verifier_key);
     if (period.verifier_key !== receipt.verifier_key || period.key_id !== toHex(key.keyId)) {
       throw new CheckFailed("the receipt names another key than the published one");
@@ -249,17 +325,20 @@
     return key;
   }
 
+  async function importEd25519(publicKey) {
+    try {
+      return await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+    } catch (error) {
+      throw new CheckFailed(String(error && error.name), "unsupported");
+    }
+  }
+
   async function checkSignature(note, key) {
     const claimed = note.signatures.filter((s) => s.name === key.name && equalBytes(s.keyId, key.keyId));
     if (!claimed.length) {
       throw new CheckFailed(`no signature by ${key.name}+${toHex(key.keyId)}`);
     }
-    let cryptoKey;
-    try {
-      cryptoKey = await crypto.subtle.importKey("raw", key.publicKey, { name: "Ed25519" }, false, ["verify"]);
-    } catch (error) {
-      throw new CheckFailed(String(error && error.name), "unsupported");
-    }
+    const cryptoKey = await importEd25519(key.publicKey);
     const message = encoder.encode(note.text);
     for (const sig of claimed) {
       if (!(await crypto.subtle.verify({ name: "Ed25519" }, cryptoKey, sig.signature, message))) {
@@ -288,6 +367,59 @@
     }
   }
 
+  // Witnesses ----------------------------------------------------------------------------
+
+  // c2sp.org/tlog-cosignature: 8 bytes of big-endian timestamp, then an Ed25519 signature
+  // over "cosignature/v1\ntime <seconds>\n" followed by the checkpoint's note text.
+  async function verifyCosignature(key, signature, noteText) {
+    if (signature.length !== 8 + 64) {
+      throw new CheckFailed("not a cosignature/v1 signature");
+    }
+    const view = new DataView(signature.buffer, signature.byteOffset, 8);
+    const timestamp = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+    if (!Number.isSafeInteger(timestamp)) {
+      throw new CheckFailed("the timestamp is out of range");
+    }
+    const cryptoKey = await importEd25519(key.publicKey);
+    const message = encoder.encode(`cosignature/v1\ntime ${timestamp}\n${noteText}`);
+    if (!(await crypto.subtle.verify({ name: "Ed25519" }, cryptoKey, signature.slice(8), message))) {
+      throw new CheckFailed("Ed25519 verification failed");
+    }
+    return timestamp;
+  }
+
+  // Every line of the note by a witness the ledger publishes, verified; others ignored.
+  async function checkCosignatures(note, published) {
+    const found = [];
+    for (const witness of published.witnesses || []) {
+      let key;
+      try {
+        key = await parseVerifierKey(witness.verifier_key, 4);
+      } catch (error) {
+        continue; // not a key anyone could have signed with: its lines count as unknown
+      }
+      const claimed = note.signatures.filter((sig) => sig.name === key.name && equalBytes(sig.keyId, key.keyId));
+      for (const sig of claimed) {
+        const result = { name: key.name, keyId: toHex(key.keyId) };
+        try {
+          result.timestamp = await verifyCosignature(key, sig.signature, note.text);
+          result.state = "ok";
+        } catch (error) {
+          result.state = error instanceof CheckFailed ? error.state : "fail";
+          result.detail = error instanceof CheckFailed ? error.message : String(error);
+        }
+        found.push(result);
+      }
+    }
+    return found;
+  }
+
+  function vietnamTime(seconds) {
+    const moment = new Date((seconds + 7 * 3600) * 1000);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${two(moment.getUTCDate())}/${two(moment.getUTCMonth() + 1)}/${moment.getUTCFullYear()} ${two(moment.getUTCHours())}:${two(moment.getUTCMinutes())}`;
+  }
+
   // Running and showing ------------------------------------------------------------------
 
   function show(element, vi, en, extra) {
@@ -308,53 +440,45 @@
   }
 
   // ``lines``: [vi, en] pairs, the verdict first.
-  function setStatus(state, lines) {
-    statusElement.className = `status ${state}`;
-    statusElement.replaceChildren();
+  function setStatus(state, lines, element = statusElement) {
+    element.className = `status ${state}`;
+    element.replaceChildren();
     lines.forEach(([vi, en], i) => {
       const line = document.createElement("p");
       if (i === 0) {
         line.className = "verdict";
       }
       show(line, vi, en);
-      statusElement.append(line);
+      element.append(line);
     });
   }
 
-  async function run() {
-    if (!window.crypto || !crypto.subtle) {
-      setStatus("error", [
-        ["Không xác minh được", "Could not verify"],
-        [
-          "Trình duyệt chỉ cho phép xác minh qua kết nối an toàn (HTTPS).",
-          "Browsers allow verification over a secure (HTTPS) connection only.",
-        ],
-      ]);
-      return;
-    }
-    setStatus("pending", [["Đang xác minh…", "Verifying…"]]);
-    let receipt;
-    let keys;
-    try {
-      const answers = await Promise.all(
-        [page.receipt_json, page.keys_json].map((url) =>
-          fetch(url, { headers: { Accept: "application/json" }, credentials: "omit" }),
-        ),
-      );
-      if (!answers.every((answer) => answer.ok)) {
-        throw new Error(answers.map((answer) => answer.status).join(", "));
-      }
-      [receipt, keys] = await Promise.all(answers.map((answer) => answer.json()));
-    } catch (error) {
-      setStatus("error", [
-        ["Không tải được dữ liệu để xác minh", "Could not load the data to verify"],
-        ["Hãy kiểm tra kết nối mạng rồi tải lại trang.", "Check the network connection and reload the page."],
-      ]);
-      return;
-    }
+  function checkItem(state, [vi, en], detail) {
+    const item = document.createElement("li");
+    item.className = `check ${state}`;
+    const mark = document.createElement("span");
+    mark.className = "mark";
+    mark.setAttribute("aria-hidden", "true");
+    mark.textContent = state === "ok" ? "✓" : "✗";
+    const words = document.createElement("span");
+    show(words, vi, en, state === "ok" ? "" : detail);
+    item.append(mark, " ", words);
+    return item;
+  }
 
-    const results = {};
-    const attempt = async (name, work) => {
+  function showChecks(element, order, table, results) {
+    element.replaceChildren();
+    for (const name of order) {
+      const result = results[name] || { state: "fail" };
+      const item = checkItem(result.state, table[name][result.state] || table[name].fail, result.detail);
+      item.dataset.check = name;
+      element.append(item);
+    }
+  }
+
+  // Runs ``work`` as the check ``name``, recording its outcome in ``results``.
+  function attempter(results) {
+    return async (name, work) => {
       try {
         const value = await work();
         results[name] = { state: "ok" };
@@ -365,6 +489,127 @@
         return undefined;
       }
     };
+  }
+
+  async function runWitnesses(receipt, keys, published, receiptCheckpoint) {
+    const status = document.getElementById("witness-status");
+    const list = document.getElementById("witness-list");
+    const checks = document.getElementById("witness-checks");
+    const evidence = receipt.witnessed;
+    const results = {};
+    const attempt = attempter(results);
+    const witnessed = await attempt("witness-checkpoint", async () => {
+      if (!evidence) {
+        throw new CheckFailed("the receipt carries no witnessed checkpoint");
+      }
+      const note = parseNote(evidence.checkpoint);
+      const body = parseCheckpoint(note.text);
+      const key = await parseVerifierKey(keyPeriod(keys, body.size).verifier_key);
+      if (body.origin !== key.name || body.size !== evidence.tree_size) {
+        throw new CheckFailed(`checkpoint ${body.origin} ${body.size} is not the one named`);
+      }
+      await checkSignature(note, key);
+      return { note, body };
+    });
+    await attempt("witness-consistency", async () => {
+      if (!witnessed || !receiptCheckpoint) {
+        const unchecked = results["witness-checkpoint"].state === "unsupported";
+        throw new CheckFailed("no verified checkpoints to link", unchecked ? "unsupported" : "fail");
+      }
+      const proof = (evidence.consistency_proof || []).map((h) => fromHex(h, 32));
+      const [first, second] = [receiptCheckpoint, witnessed.body];
+      if (!(await verifyConsistency(first.size, second.size, proof, first.root, second.root))) {
+        throw new CheckFailed(`from tree size ${first.size} to ${second.size}`);
+      }
+    });
+    const order = ["witness-checkpoint", "witness-consistency"];
+    showChecks(checks, order, WITNESS_CHECKS, results);
+
+    const cosignatures = witnessed ? await checkCosignatures(witnessed.note, published) : [];
+    list.replaceChildren();
+    for (const found of cosignatures) {
+      const when = found.state === "ok" ? ` · ${vietnamTime(found.timestamp)}` : "";
+      const [vi, en] = COSIGNATURE[found.state] || COSIGNATURE.fail;
+      const item = checkItem(found.state, [`${found.name} (${found.keyId})${when}: ${vi}`, en], found.detail);
+      item.classList.add("witness");
+      item.dataset.witness = found.name;
+      list.append(item);
+    }
+
+    const good = [...new Set(cosignatures.filter((c) => c.state === "ok").map((c) => c.name))];
+    const bad = cosignatures.filter((c) => c.state !== "ok");
+    const failed = order.filter((name) => results[name].state !== "ok");
+    if (!failed.length && good.length && !bad.length) {
+      const names = good.join(", ");
+      setStatus("ok", [
+        [`Được chứng kiến bởi ${names}`, `Witnessed by ${names}`],
+        [
+          `${good.length} bên độc lập đã thấy cùng một sổ cái, và sổ cái ấy chứa khoản ủng hộ này.`,
+          `${good.length} independent ${good.length === 1 ? "party" : "parties"} saw the same ledger, and it contains this gift.`,
+        ],
+      ], status);
+    } else if (
+      (failed.length || bad.length) &&
+      [...failed.map((name) => results[name]), ...bad].every((r) => r.state === "unsupported")
+    ) {
+      const lines = [["Chưa kiểm tra được sự chứng kiến", "The witnessing is not checked"], COSIGNATURE.unsupported];
+      setStatus("error", lines, status);
+    } else {
+      const reasons = failed.map((name) => WITNESS_CHECKS[name].fail);
+      if (bad.length) {
+        reasons.push(COSIGNATURE.fail);
+      } else if (!good.length) {
+        reasons.push(["Không có chữ ký chứng kiến nào của các bên được công bố", "No cosignature by a published witness"]);
+      }
+      setStatus("fail", [["Không xác nhận được sự chứng kiến", "The witnessing could not be confirmed"], ...reasons], status);
+    }
+  }
+
+  async function fetchJson(urls) {
+    const answers = await Promise.all(
+      urls.map((url) => fetch(url, { headers: { Accept: "application/json" }, credentials: "omit" })),
+    );
+    if (!answers.every((answer) => answer.ok)) {
+      throw new Error(answers.map((answer) => answer.status).join(", "));
+    }
+    return Promise.all(answers.map((answer) => answer.json()));
+  }
+
+  async function run() {
+    const witnessStatus = document.getElementById("witness-status");
+    const witnessing = Boolean(page.witnessed && witnessStatus);
+    if (!window.crypto || !crypto.subtle) {
+      const why = [
+        "Trình duyệt chỉ cho phép xác minh qua kết nối an toàn (HTTPS).",
+        "Browsers allow verification over a secure (HTTPS) connection only.",
+      ];
+      setStatus("error", [["Không xác minh được", "Could not verify"], why]);
+      if (witnessing) {
+        setStatus("error", [["Chưa kiểm tra được sự chứng kiến", "The witnessing is not checked"], why], witnessStatus);
+      }
+      return;
+    }
+    setStatus("pending", [["Đang xác minh…", "Verifying…"]]);
+    let receipt;
+    let keys;
+    let published;
+    try {
+      const urls = [page.receipt_json, page.keys_json, ...(witnessing ? [page.witnesses_json] : [])];
+      [receipt, keys, published] = await fetchJson(urls);
+    } catch (error) {
+      const lines = [
+        ["Không tải được dữ liệu để xác minh", "Could not load the data to verify"],
+        ["Hãy kiểm tra kết nối mạng rồi tải lại trang.", "Check the network connection and reload the page."],
+      ];
+      setStatus("error", lines);
+      if (witnessing) {
+        setStatus("error", lines, witnessStatus);
+      }
+      return;
+    }
+
+    const results = {};
+    const attempt = attempter(results);
 
     const leaf = await attempt("leaf", async () => {
       const bytes = fromBase64(receipt.leaf);
@@ -411,23 +656,7 @@
       results.inclusion = { state: "fail", detail: "no checkpoint root to check against" };
     }
 
-    listElement.replaceChildren();
-    for (const name of ORDER) {
-      const result = results[name] || { state: "fail" };
-      const item = document.createElement("li");
-      item.className = `check ${result.state}`;
-      item.dataset.check = name;
-      const mark = document.createElement("span");
-      mark.className = "mark";
-      mark.setAttribute("aria-hidden", "true");
-      mark.textContent = result.state === "ok" ? "✓" : "✗";
-      const words = document.createElement("span");
-      const [vi, en] = CHECKS[name][result.state] || CHECKS[name].fail;
-      show(words, vi, en, result.state === "ok" ? "" : result.detail);
-      item.append(mark, " ", words);
-      listElement.append(item);
-    }
-
+    showChecks(listElement, ORDER, CHECKS, results);
     const failed = ORDER.filter((name) => !results[name] || results[name].state !== "ok");
     if (!failed.length) {
       const keyId = toHex(key.keyId);
@@ -453,6 +682,11 @@
         ...failed.map((name) => CHECKS[name][results[name] ? results[name].state : "fail"] || CHECKS[name].fail),
       ]);
     }
+    if (witnessing) {
+      // The witnessed tree is linked to the receipt's checkpoint only once that verified.
+      const verified = !failed.includes("signature") && !failed.includes("checkpoint") ? body : undefined;
+      await runWitnesses(receipt, keys, published, verified);
+    }
   }
 
   // The pure parts, for anyone who wants to check them against another implementation.
@@ -460,6 +694,8 @@
     hashLeaf,
     hashChildren,
     rootFromInclusionProof,
+    verifyConsistency,
+    verifyCosignature,
     parseNote,
     parseVerifierKey,
     fromHex,
