@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint browser test-sqlite test-postgres bench load clean
+.PHONY: install run test lint browser test-sqlite test-postgres bench load translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,10 @@ load: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The pages' message catalogues: extract the marked messages, merge them into each
+# language's .po file, and compile the .mo files the app reads (both are committed).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -o public_api/translations/messages.pot .
+	$(BIN)/pybabel update -i public_api/translations/messages.pot -d public_api/translations -l en --no-fuzzy-matching
+	$(BIN)/pybabel compile -d public_api/translations

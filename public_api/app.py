@@ -47,7 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         finding_views,
         fund_views,
         health_views,
+        i18n,
         list_views,
+        pages,
         proxies,
         ranking_views,
         ratelimit,
@@ -77,6 +79,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(donation_views.blp)
     api.register_blueprint(receipt_views.blp)
     api.register_blueprint(usage_views.blp)  # where each gift went
+    i18n.init_app(app)  # the pages' language: ?lang=en, Vietnamese by default
+    pages.register(app)  # the public web pages
     receipt_pages.register(app, api)  # the donor's receipt page /r/<id> and its PDF
     write_views.register(api)  # the writers' endpoints and their bearer security scheme
     api.register_blueprint(import_blueprint)  # statement imports (bearer, after the scheme)
