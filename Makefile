@@ -58,7 +58,6 @@ clean:
 
 # The pages' message catalogues: extract the marked messages, merge them into each
 # language's .po file, and compile the .mo files the app reads (both are committed).
+# TRANSLATIONS=file.json adds translations: {"Vietnamese": "English"}.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -o public_api/translations/messages.pot .
-	$(BIN)/pybabel update -i public_api/translations/messages.pot -d public_api/translations -l en --no-fuzzy-matching
-	$(BIN)/pybabel compile -d public_api/translations
+	$(BIN)/python scripts/translate $(TRANSLATIONS)
