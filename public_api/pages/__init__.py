@@ -11,7 +11,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from public_api.pages import home
+    from public_api.pages import explorer, find, funds, home, standings, verifying
 
-    for module in (home,):
+    for module in (home, funds, find, standings, explorer, verifying):
         app.register_blueprint(module.blp)

@@ -1,0 +1,7 @@
+"""Pages: funds."""
+
+from __future__ import annotations
+
+from public_api.pages.common import blueprint
+
+blp = blueprint("pages_funds")
