@@ -1,4 +1,7 @@
-"""Commands of ``ledger import``: bank statements in, unmatched credits settled.
+"""Commands of ``ledger import``: a backup restored, bank statements in, credits settled.
+
+``ledger import FILE`` (or ``ledger import backup FILE``) restores an export into an
+empty database (``ledger.restore``); it says what an export cannot bring back.
 
 ``ledger import statement`` exits 0 when the file was processed, even if some lines
 were reported invalid (they are listed; the rest is recorded), and 1 when nothing
@@ -9,12 +12,20 @@ assertion fails, so that a script importing statements every night notices.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ledger.commands.common import actor_option, fail, json_option, open_database, reports_errors
+from ledger.commands.common import (
+    actor_option,
+    fail,
+    json_option,
+    open_database,
+    progress,
+    reports_errors,
+)
 from ledger.funds.access import command_line
 from ledger.funds.amounts import parse_amount
 from ledger.funds.imports import (
@@ -28,12 +39,110 @@ from ledger.funds.imports import (
 )
 from ledger.funds.statements import load_formats, select_format
 from ledger.funds.text import dong
+from ledger.keys import VerifierKey
+from ledger.restore import NOT_RESTORED, Restored, restore, verify_backup
 from ledger.settings import Settings
 
+BACKUP = "backup"
 
-@click.group("import")
+
+class ImportGroup(click.Group):
+    """``ledger import FILE`` restores a backup; ``ledger import COMMAND …`` does the rest.
+
+    A first argument that names no command but an existing file is taken as the backup
+    to restore. A command's name always wins over a file of the same name.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and Path(args[0]).is_file():
+            args = [BACKUP, *args]
+        return super().parse_args(ctx, args)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            ctx.fail(f"{name!r} is neither a command nor an existing file to restore")
+        return super().resolve_command(ctx, args)
+
+
+@click.group("import", cls=ImportGroup, subcommand_metavar="FILE | COMMAND [ARGS]...")
 def import_group() -> None:
-    """Import bank statements; assign or dismiss the credits no campaign claimed."""
+    """Restore a backup; import bank statements and settle the credits no campaign claimed.
+
+    \b
+    ledger import FILE [--key VKEY]   restore an export (`ledger export FILE`) into an
+                                      empty database; the same as `ledger import backup`
+    ledger import statement FILE ...  record a bank statement's credits as gifts
+    ledger import rows|assign|dismiss the credited lines no campaign claimed
+    """
+
+
+@import_group.command(BACKUP)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    metavar="VKEY",
+    help="the genesis verifier key to trust (default: the one the export names)",
+)
+@click.option(
+    "--new-privacy-key",
+    is_flag=True,
+    help="the original privacy-key file is lost: make a new one",
+)
+@click.pass_obj
+@reports_errors
+def backup(settings: Settings, file: Path, key: str | None, new_privacy_key: bool) -> None:
+    """Restore the export FILE into an empty database, verifying it first.
+
+    The instance's signing-key file must hold the log's key in force, and its
+    privacy-key file the original one: neither is in an export.
+    """
+    trusted = VerifierKey.parse(key.strip()) if key else None
+    started = time.perf_counter()
+    with progress("verifying", max(file.stat().st_size // 400, 1)) as update:
+        summary = verify_backup(file, trusted, update)
+    click.echo(
+        f"verified {file}: {summary.size} entries, {summary.checkpoints} checkpoints, "
+        f"{len(summary.keys)} key(s), origin {summary.origin} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    with progress("restoring", summary.size) as update:
+        restored = restore(
+            settings, file, summary, new_privacy_key=new_privacy_key, progress=update
+        )
+    for line in _restored_lines(restored):
+        click.echo(line)
+
+
+def _restored_lines(restored: Restored) -> list[str]:
+    summary, counts = restored.summary, restored.counts
+    rate = summary.size / restored.seconds if restored.seconds > 0 else float(summary.size)
+    rebuilt = ", ".join(
+        f"{label} {counts.get(kind, 0)}"
+        for kind, label in (
+            ("unit", "units"),
+            ("fund", "funds"),
+            ("campaign", "campaigns"),
+            ("mobilizer", "mobilisers"),
+            ("contribution", "gifts"),
+            ("pledge", "pledges"),
+            ("allocation", "allocations"),
+            ("disbursement", "disbursements"),
+            ("transfer", "transfers"),
+            ("reversal", "reversals"),
+        )
+    )
+    return [
+        f"restored {summary.size} entries and {summary.checkpoints} checkpoints in "
+        f"{restored.seconds:.1f} s ({rate:.0f} entries/s)",
+        f"root {summary.root.hex()} at size {summary.size}",
+        f"projections rebuilt from the leaves: {rebuilt}",
+        "NOT restored (no export holds them):",
+        *(f"  - {what}" for what in NOT_RESTORED),
+        "next: `ledger verify` checks the restored log and its balances",
+    ]
 
 
 @import_group.command("statement")

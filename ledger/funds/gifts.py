@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger.errors import CampaignDateError, DuplicateError, ValidationError
+from ledger.funds import projection
 from ledger.funds.models import (
     CampaignRow,
     ContributionRow,
@@ -22,11 +23,9 @@ from ledger.funds.models import (
     PledgeRow,
     ReversalRow,
 )
-from ledger.funds.postings import earmark_key
 from ledger.funds.privacy import ANONYMOUS_DONOR
 from ledger.funds.recorder import Prepared, Recorder, operation, receipt_id
 from ledger.funds.registry import require_fund, require_unit
-from ledger.funds.text import in_kind_json, search_key
 
 
 def choose_campaign(rec: Recorder, fund: FundRow, code: str | None, day: str) -> CampaignRow:
@@ -157,26 +156,7 @@ def record_contribution(rec: Recorder, data: dict[str, Any], index: int) -> Prep
         "pledge": pledge,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
-    rec.session.add(
-        ContributionRow(
-            receipt_id=receipt,
-            entry_index=index,
-            fund=fund.code,
-            campaign=campaign.code,
-            mobilizer=body["mobilizer"],
-            channel=data["channel"],
-            amount=data["amount"],
-            received_on=day,
-            reference=reference,
-            pledge=pledge,
-            donor_display=body["donor"]["display"],
-            donor_type=body["donor"]["type"],
-            donor_anonymous=body["donor"]["anonymous"],
-            donor_search=search_key(body["donor"]["display"]),
-            earmark=earmark_key(body.get("earmark")),
-            in_kind=in_kind_json(body.get("in_kind")),
-        )
-    )
+    rec.session.add(ContributionRow(**projection.contribution_values(index, body)))
     _keep_private(rec, receipt, data["donor"])
     return Prepared(body, {"receipt_id": receipt, "receipt_url": rec.receipt_url(receipt)})
 
@@ -197,15 +177,6 @@ def record_pledge(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     }
     if data["due_on"] is not None:
         body["due_on"] = data["due_on"]
-    rec.session.add(
-        PledgeRow(
-            pledge_id=pledge_id,
-            entry_index=index,
-            fund=fund.code,
-            campaign=campaign.code,
-            mobilizer=body["mobilizer"],
-            amount=data["amount"],
-        )
-    )
+    rec.session.add(PledgeRow(**projection.pledge_values(index, body)))
     _keep_private(rec, pledge_id, data["donor"])
     return Prepared(body, {"pledge_id": pledge_id})

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger.errors import DuplicateError, PermissionDeniedError, ValidationError
+from ledger.funds import projection
 from ledger.funds.models import CampaignRow, FundRow, MobilizerRow, UnitRow
 from ledger.funds.recorder import Prepared, Recorder, operation
 
@@ -61,7 +62,7 @@ def record_unit(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     body = {"code": code, "name": data["name"], "parent": parent, "level": data["level"]}
     existing = rec.registered(UnitRow, code)
     if existing is None:
-        rec.session.add(UnitRow(entry_index=index, **body))
+        rec.session.add(UnitRow(**projection.unit_values(index, body)))
     else:
         rec.scope.require_unit(code, rec.tree)
         if (existing.name, existing.parent, existing.level) == (
@@ -90,7 +91,7 @@ def record_fund(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     # "Quỹ Cứu trợ" + "Huyện Cao Lộc" → "Quỹ Cứu trợ huyện Cao Lộc"
     name = data["name"] or f"{kinds[kind]} {unit.name[:1].lower()}{unit.name[1:]}"
     body = {"code": code, "unit": unit.code, "kind": kind, "name": name}
-    rec.session.add(FundRow(entry_index=index, **body))
+    rec.session.add(FundRow(**projection.fund_values(index, body)))
     return Prepared(body, {"code": code})
 
 
@@ -124,23 +125,7 @@ def record_campaign(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
         "account": account,
     }
     rec.forget_open_campaigns()
-    rec.session.add(
-        CampaignRow(
-            code=code,
-            fund=fund.code,
-            name=data["name"],
-            purpose=data["purpose"],
-            reference=data["reference"],
-            opens=data["opens"],
-            closes=data["closes"],
-            distribute_by=data["distribute_by"],
-            bank_bin=account["bank_bin"],
-            bank_name=account["bank_name"],
-            account_number=account["number"],
-            account_holder=account["holder"],
-            entry_index=index,
-        )
-    )
+    rec.session.add(CampaignRow(**projection.campaign_values(index, body)))
     return Prepared(body, {"code": code})
 
 
@@ -169,5 +154,5 @@ def record_mobilizer(rec: Recorder, data: dict[str, Any], index: int) -> Prepare
         "unit": unit.code,
         "reference": reference,
     }
-    rec.session.add(MobilizerRow(entry_index=index, **body))
+    rec.session.add(MobilizerRow(**projection.mobilizer_values(index, body)))
     return Prepared(body, {"code": code})

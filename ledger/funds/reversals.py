@@ -17,6 +17,7 @@ from typing import Any
 
 from ledger import log
 from ledger.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
+from ledger.funds import projection
 from ledger.funds.models import FundRow, ReversalRow
 from ledger.funds.postings import MONEY_KINDS
 from ledger.funds.recorder import Prepared, Recorder, operation
@@ -52,5 +53,6 @@ def record_reversal(rec: Recorder, data: dict[str, Any], index: int) -> Prepared
         raise DuplicateError(f"entry {target} was already reversed by entry {earlier.entry_index}")
     if entry.kind == "allocation" and paid_so_far(rec, target) > 0:
         raise ConflictError(f"allocation {target} has disbursements standing: reverse them first")
-    rec.session.add(ReversalRow(target=target, entry_index=index, kind=entry.kind))
-    return Prepared({"target": target, "reason": data["reason"]})
+    body = {"target": target, "reason": data["reason"]}
+    rec.session.add(ReversalRow(**projection.reversal_values(index, body, entry.kind)))
+    return Prepared(body)

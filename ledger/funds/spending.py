@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ledger.errors import BalanceError, ConflictError, ValidationError
+from ledger.funds import projection
 from ledger.funds.models import (
     AllocationRow,
     BeneficiaryRow,
@@ -28,7 +29,6 @@ from ledger.funds.models import (
     FundRow,
     ReversalRow,
 )
-from ledger.funds.postings import earmark_key
 from ledger.funds.privacy import mask_name
 from ledger.funds.recorder import Prepared, Recorder, operation
 from ledger.funds.registry import require_fund, require_unit
@@ -104,20 +104,7 @@ def record_allocation(rec: Recorder, data: dict[str, Any], index: int) -> Prepar
         "campaign": campaign,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
-    rec.session.add(
-        AllocationRow(
-            entry_index=index,
-            fund=fund.code,
-            form=data["form"],
-            amount=data["amount"],
-            earmark=earmark_key(earmark),
-            campaign=campaign,
-            program=data["program"],
-            id_hash=beneficiary.get("id_hash"),
-            beneficiary_type=beneficiary["type"],
-            beneficiary_unit=beneficiary.get("unit"),
-        )
-    )
+    rec.session.add(AllocationRow(**projection.allocation_values(index, body)))
     if data["beneficiary"]["type"] == "individual":
         rec.session.add(BeneficiaryRow(entry_index=index, full_name=data["beneficiary"]["display"]))
     return Prepared(body)
@@ -163,15 +150,7 @@ def record_disbursement(rec: Recorder, data: dict[str, Any], index: int) -> Prep
     }
     if data["note"]:
         body["note"] = data["note"]
-    rec.session.add(
-        DisbursementRow(
-            entry_index=index,
-            allocation=target,
-            amount=data["amount"],
-            fund=allocation.fund,
-            paid_on=body["paid_on"],
-        )
-    )
+    rec.session.add(DisbursementRow(**projection.disbursement_values(index, body)))
     return Prepared(body)
 
 
