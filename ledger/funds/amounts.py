@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from ledger.funds.schemas import MAX_AMOUNT
 from ledger.funds.text import format_vnd as format_vnd
 from ledger.funds.text import nfc
 
@@ -66,7 +67,10 @@ def parse_amount(text: str, *, allow_negative: bool = False) -> int:
         raise ValueError(f"amount '{shown}' has misplaced thousands separators")
     if fraction.strip("0"):
         raise ValueError(f"amount '{shown}' is not a whole number of đồng")
-    value = int("".join(groups))
+    digits = "".join(groups)
+    if len(digits.lstrip("0")) > len(str(MAX_AMOUNT)) or int(digits) > MAX_AMOUNT:
+        raise ValueError(f"amount '{shown}' is larger than any gift (at most 10^15 đồng)")
+    value = int(digits)
     if negative and value:
         if not allow_negative:
             raise ValueError(f"amount '{shown}' is negative")

@@ -385,6 +385,8 @@ def test_parse_amount(text: str, amount: int) -> None:
         ("10.00.000", "has misplaced thousands separators"),
         ("1,000 000", "mixes thousands separators"),
         ("1..000", "is not a number"),
+        ("1,000,000,000,000,001", "is larger than any gift"),  # would overflow a bigint
+        ("9" * 5000, "is larger than any gift"),
     ],
 )
 def test_parse_amount_refuses(text: str, message: str) -> None:
