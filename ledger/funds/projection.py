@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ledger.entries import Entry
 from ledger.errors import ChainError
 from ledger.funds import postings as p
+from ledger.funds import state
 from ledger.funds.models import (
     AllocationRow,
     CampaignRow,
@@ -235,18 +236,7 @@ class Projector:
         legs = self._legs.get(index)
         if legs is not None:
             return legs
-        rows = self.session.execute(
-            select(
-                PostingRow.fund,
-                PostingRow.account,
-                PostingRow.earmark,
-                PostingRow.campaign,
-                PostingRow.amount,
-            )
-            .where(PostingRow.entry_index == index)
-            .order_by(PostingRow.id)
-        )
-        return [p.Posting(*row) for row in rows]
+        return state.stored_postings(self.session, index)
 
     def take(self) -> Rows:
         """The rows gathered since the last call, to be written before the next ``add``."""

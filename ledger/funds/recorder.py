@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -183,18 +183,7 @@ class Recorder:
         return held
 
     def postings_of(self, index: int) -> list[p.Posting]:
-        rows = self.session.execute(
-            select(
-                PostingRow.fund,
-                PostingRow.account,
-                PostingRow.earmark,
-                PostingRow.campaign,
-                PostingRow.amount,
-            )
-            .where(PostingRow.entry_index == index)
-            .order_by(PostingRow.id)
-        )
-        return [p.Posting(*row) for row in rows]
+        return state.stored_postings(self.session, index)
 
     def receipt_url(self, receipt: str) -> str:
         return receipts.receipt_url(self.settings, receipt)

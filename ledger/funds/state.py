@@ -165,6 +165,26 @@ def open_campaigns(session: Session, fund_code: str, day: str) -> Sequence[Campa
     ).all()
 
 
+def stored_postings(session: Session, index: int) -> list[p.Posting]:
+    """The postings recorded for the entry at ``index``, in the order they were written.
+
+    A reversal negates them and a disbursement needs its allocation's; reading them
+    back, instead of recomputing from the entry, keeps writer and projection in step.
+    """
+    rows = session.execute(
+        select(
+            PostingRow.fund,
+            PostingRow.account,
+            PostingRow.earmark,
+            PostingRow.campaign,
+            PostingRow.amount,
+        )
+        .where(PostingRow.entry_index == index)
+        .order_by(PostingRow.id)
+    )
+    return [p.Posting(*row) for row in rows]
+
+
 def _account_sums(session: Session, *conditions: object) -> dict[str, int]:
     rows = session.execute(
         select(PostingRow.account, func.sum(PostingRow.amount))
