@@ -121,7 +121,7 @@ class RankingSchema(Schema):
     )
 
 
-def _blocked(db: Session, config: Settings) -> Callable[[int], frozenset[int]]:
+def blocked_cache(db: Session, config: Settings) -> Callable[[int], frozenset[int]]:
     """The blocked gifts, as the rules found them within the last minute.
 
     The rules read the whole log, seconds of work on a large one. Running them again
@@ -175,7 +175,7 @@ def ranking(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]] | Res
         until=args.get("until"),
     )
     db, config = session(), settings()
-    found = rankings.verified_ranking(db, config, query, blocked=_blocked(db, config))
+    found = rankings.verified_ranking(db, config, query, blocked=blocked_cache(db, config))
     evidence = bool(args["evidence"])
     policy = caching.policy(caching.LATEST)
     if csv_export.wants_csv(args):
