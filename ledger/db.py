@@ -25,12 +25,21 @@ APPEND_LOCK_KEY = 0x4C454447  # "LEDG"
 _WRITE_OPTION = "ledger_write"
 
 
+# libpq waits for ever to connect to a host that does not answer; a request must fail
+# (503) in seconds instead of holding its worker until gunicorn kills it. A
+# ``connect_timeout`` in the URL wins.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine configured for the ledger's locking; creating it opens no connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in parsed.query:
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     return create_engine(url, **kwargs)
 
 
@@ -56,6 +65,25 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+# What each database says when its disk is full: SQLite's result code SQLITE_FULL and
+# PostgreSQL's SQLSTATE disk_full.
+SQLITE_FULL = 13
+PG_DISK_FULL = "53100"
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether a database error (SQLAlchemy's or the driver's) says the disk is full.
+
+    The transaction that met it was rolled back whole, so nothing of it was written;
+    the operator must free space before the next write can succeed.
+    """
+    driver = getattr(error, "orig", None) or error
+    code = getattr(driver, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+        return True
+    return getattr(driver, "sqlstate", None) == PG_DISK_FULL
 
 
 def sqlite_path(url: str) -> Path | None:

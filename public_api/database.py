@@ -48,9 +48,17 @@ def initialised() -> bool:
 
 
 def _close_session(_error: BaseException | None) -> None:
+    """Close the read session; one whose database went away is dropped quietly.
+
+    The answer is made by then (a 503 if the outage hit this request): a failure to roll
+    back a read-only transaction on a dead connection must not turn it into a 500.
+    """
     opened = g.pop("ledger_session", None)
     if opened is not None:
-        opened.close()
+        try:
+            opened.close()
+        except DBAPIError:
+            opened.invalidate()
 
 
 def init_app(app: Flask) -> None:

@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from ledger.db import disk_full
 from ledger.errors import (
     AuthenticationError,
     ChainError,
@@ -55,6 +56,7 @@ HTTP_CODES = {
     429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
+    507: "insufficient_storage",
 }
 
 
@@ -122,11 +124,26 @@ def handle_not_initialised(_error: database.NotInitialisedError) -> Response:
 
 
 def handle_database_error(error: DBAPIError) -> Response:
-    """A database that is down or was never initialised answers 503; anything else is a bug."""
-    if not database.initialised():
+    """A database that is down or was never initialised answers 503, one whose disk is
+    full 507 (it will not come back by itself); anything else is a bug.
+
+    An error outside any statement (connecting, committing) or one that lost the
+    connection cannot be a missing table: asking whether the database is initialised
+    would only wait for a database that does not answer a second time.
+    """
+    unreachable = error.statement is None or error.connection_invalidated
+    if not unreachable and not database.initialised():
         return handle_not_initialised(database.NotInitialisedError())
     if not isinstance(error, OperationalError):
         raise error
+    if disk_full(error):
+        log.error("database disk full: %s", error.__class__.__name__)
+        return error_response(
+            507,
+            "insufficient_storage",
+            "the database's disk is full: nothing was recorded; "
+            "send the request again once the operators have freed space",
+        )
     log.error("database unavailable: %s", error.__class__.__name__)
     return error_response(
         503,

@@ -15,7 +15,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.db import Database
+from ledger.db import Database, disk_full
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.settings import Settings
 
@@ -40,6 +40,8 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
         except LedgerError as err:
             fail(str(err))
         except SQLAlchemyError as err:
+            if disk_full(err):
+                fail("the database's disk is full: nothing was recorded; free space, then retry")
             # The driver's own message, first line only: no SQL, no parameters.
             reason = str(getattr(err, "orig", None) or err).strip().splitlines()
             fail(f"database: {reason[0] if reason else type(err).__name__}")
