@@ -69,6 +69,8 @@ _ERRORS = {
     409: "the ledger's state refuses it (balance, campaign dates, duplicate, reused key)",
     413: "the body is too large",
     422: "the body is invalid; `fields` names each problem",
+    503: "the database is unavailable: nothing was recorded; retry after `Retry-After`",
+    507: "the database's disk is full: nothing was recorded; retry once space is freed",
 }
 
 
