@@ -1,9 +1,4 @@
-"""The log explorer and "how to verify" in Chromium: clean loads, phone widths, inert names.
-
-The pages' own rules live in ``static/pages-explorer.css`` until they are merged into
-``site.css``; until then the browser is handed the two as the one stylesheet they will
-be, so that what is measured here is what readers will get.
-"""
+"""The log explorer and "how to verify" in Chromium: clean loads, phone widths, inert names."""
 
 from __future__ import annotations
 
@@ -15,8 +10,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 HOSTILE = "<script>alert(1)</script>"
-STATIC = Path(__file__).resolve().parents[2] / "public_api" / "static"
-OWN_RULES = STATIC / "pages-explorer.css"
 WIDTHS = (360, 1280)
 
 
@@ -29,22 +22,6 @@ def hostile(funds: Any) -> int:
     funds.record("reversal", {"target": twice.index, "reason": "Ghi trùng phiếu thu"})
     index: int = funds.give(100_000, donor={"display": HOSTILE, "type": "individual"}).index
     return index
-
-
-def with_own_rules(context: BrowserContext) -> None:
-    """Serve site.css with this page family's rules appended, as the merge will.
-
-    Both are read from disk, so no request is left in flight when a test ends.
-    """
-    if not OWN_RULES.exists():
-        return  # merged already
-    own = OWN_RULES.read_text(encoding="utf-8")
-    css = (STATIC / "site.css").read_text(encoding="utf-8")
-    merged = css if own in css else css + "\n" + own
-    context.route(
-        "**/static/site.css",
-        lambda route: route.fulfill(body=merged, content_type="text/css; charset=utf-8"),
-    )
 
 
 class Watched:
@@ -73,7 +50,6 @@ def context(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Browse
         is_mobile=phone,
         locale="vi-VN",
     )
-    with_own_rules(made)
     yield made
     made.close()
 

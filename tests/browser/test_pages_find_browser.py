@@ -21,7 +21,6 @@ from ledger.receipt_ids import grouped
 
 AMOUNT = 1_250_000
 HOSTILE = "<script>alert(1)</script>"
-OWN_STYLES = Path(__file__).resolve().parents[2] / "public_api/static/pages-standings.css"
 CRITERIA = """
 [list]
 place = "Lạng Sơn"
@@ -55,8 +54,6 @@ class Watched:
 
     def open(self, url: str) -> Page:
         self.page.goto(url)
-        if OWN_STYLES.exists():  # until these rules are merged into site.css
-            self.page.add_style_tag(url="/static/pages-standings.css")
         return self.page
 
 
