@@ -13,11 +13,15 @@ district's operations under that district's own scope, so the demo obeys and sho
 the same rules: balances never go negative, earmarked money leaves only through its
 earmark, private facts (phone numbers, beneficiaries' full names and ID numbers)
 never reach a leaf. This module registers and gives; the spending is
-``ledger.funds.demo_spending``'s, and what is invented comes from ``demo_data``.
+``ledger.funds.demo_spending``'s, what is invented comes from ``demo_data``, and what
+the audit layer adds (acknowledged findings, award nominations and the board's
+decisions, and the demo witness that ``ledger demo`` has cosign the final checkpoint)
+is ``demo_audit``'s.
 
 The same seed gives the same entry bodies, given the same privacy key (it keys the
 hashes of phone and ID numbers) and the same day (the campaigns open today are dated
-from it); entry times and checkpoint signatures differ.
+from it); entry times, checkpoint roots and signatures differ, and with them the
+checkpoint a nomination cites as its evidence.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -66,6 +70,9 @@ class DemoResult:
     seconds: float
     sample_receipt: str
     private_values: tuple[str, ...]
+    acknowledged: tuple[str, ...] = ()  # finding IDs
+    still_blocked: int = 0  # gifts under a blocking finding nobody acknowledged
+    nominations: dict[str, int] = field(default_factory=dict)  # per state
 
 
 def run_demo(
@@ -91,6 +98,11 @@ def run_demo(
         demo.gifts_2021(gifts)
         demo.spending()
         demo.current(max(15, gifts // 40))
+        from ledger.funds.demo_audit import oversee  # the audit layer, on top of the ledger
+
+        campaigns = [f"{place.code}-COVID-2021" for place in PLACES]
+        seen = oversee(session, settings, privacy, demo.rng, now, demo.today, campaigns)
+        demo.counts.update(seen.counts)
         balances = fund_balances(session).values()
         return DemoResult(
             counts=dict(demo.counts),
@@ -101,6 +113,9 @@ def run_demo(
             seconds=time.perf_counter() - started,
             sample_receipt=demo.sample_receipt,
             private_values=tuple(demo.invent.private),
+            acknowledged=seen.acknowledged,
+            still_blocked=seen.still_blocked,
+            nominations=dict(seen.nominations),
         )
 
 
@@ -259,8 +274,8 @@ class _Demo(Spending):
                 if self.rng.random() < 0.08:
                     data["earmark"] = self.invent.earmark(place)
                 index = self.add(place, "contribution", data)
-                if data["channel"] == "cash":
-                    cash.append((place, data, index))
+                if data["channel"] == "cash" and "reference" not in data:
+                    cash.append((place, data, index))  # a receipt's number would refuse the copy
             if cash:
                 place, data, original = self.rng.choice(cash)
                 self.duplicate = place, original, self.add(place, "contribution", data)

@@ -169,6 +169,10 @@ ORGANISATION_AMOUNTS = (
     (300_000_000, 2), (500_000_000, 1),
 )  # fmt: skip
 
+# Cash gifts from this amount get a numbered receipt from a receipt book of 50.
+RECEIPTED_CASH = 10_000_000
+RECEIPTS_PER_BOOK = 50
+
 # When the 2021 gifts arrived: the fourth wave peaked in July to September.
 MONTH_WEIGHTS = ((5, 8), (6, 12), (7, 20), (8, 25), (9, 18), (10, 8), (11, 5), (12, 4))
 
@@ -287,6 +291,7 @@ class Inventor:
     rng: random.Random
     private: list[str] = field(default_factory=list)
     references: set[str] = field(default_factory=set)
+    cash_receipts: int = 0
 
     def weighted(self, table: Sequence[tuple[int, int]]) -> int:
         return self.rng.choices([value for value, _ in table], [weight for _, weight in table])[0]
@@ -319,6 +324,16 @@ class Inventor:
             if reference not in self.references:
                 self.references.add(reference)
                 return reference
+
+    def cash_receipt(self, day: date) -> str:
+        """``BL21-Q03-0125``: the receipt book (quyển) and receipt number of a cash gift.
+
+        Committees write a receipt for every larger cash gift; its number is the gift's
+        reference, which outside paperwork can confirm (``large_cash_gift`` asks for one).
+        """
+        self.cash_receipts += 1
+        book, number = divmod(self.cash_receipts - 1, RECEIPTS_PER_BOOK)
+        return f"BL{day:%y}-Q{book + 1:02d}-{number + 1:04d}"
 
     def account(self, holder: str, bank_bin: str) -> dict[str, str]:
         """A committee's account: the number laid out as its bank numbers accounts."""
@@ -380,6 +395,8 @@ class Inventor:
                 data["amount"] = rng.choice((168_000, 368_000, 686_000, 1_386_000, 8_686_000))
         if channel == "bank":
             data["reference"] = self.bank_reference(day)
+        elif channel == "cash" and data["amount"] >= RECEIPTED_CASH and rng.random() < 0.9:
+            data["reference"] = self.cash_receipt(day)  # now and then the number is left out
         if mobilisers and rng.random() < 0.8:
             data["mobilizer"] = rng.choice(mobilisers)
         return data

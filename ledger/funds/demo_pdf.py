@@ -1,18 +1,32 @@
-"""A one-page PDF of plain text, for the decisions ``ledger demo`` files as documents.
+"""A one-page PDF of plain text, for the decisions and slips ``ledger demo`` files.
 
-Written out by hand: a decision of a few lines needs no PDF library.
+Written out by hand: a decision of a few lines needs no PDF library, and the demo
+files hundreds of them, so they must cost next to nothing and be the same bytes for
+the same text (a document is named by its SHA-256).
 """
 
 from __future__ import annotations
 
+import textwrap
+
 from ledger.funds.text import fold_ascii
+
+WIDTH = 84  # characters of 11 pt Helvetica between the margins of an A4 page
 
 
 def pdf(lines: list[str]) -> bytes:
-    """A one-page PDF of ``lines`` (folded to ASCII: the standard fonts lack Vietnamese)."""
-    shown = " ".join(
-        "(" + fold_ascii(line).replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") '"
+    """A one-page PDF of ``lines`` (folded to ASCII: the standard fonts lack Vietnamese).
+
+    Long lines are wrapped, continuation lines indented.
+    """
+    wrapped = [
+        part
         for line in lines
+        for part in textwrap.wrap(fold_ascii(line), WIDTH, subsequent_indent="    ") or [""]
+    ]
+    shown = " ".join(
+        "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") '"
+        for line in wrapped
     )
     stream = f"BT /F1 11 Tf 56 790 Td 16 TL {shown} ET".encode("ascii")
     objects = [

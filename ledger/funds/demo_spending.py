@@ -10,7 +10,9 @@ the funds topped up:
 
 Beneficiaries are institutions (hospitals, steering committees of a district or
 commune) and people, whose full names and ID numbers the core keeps off the leaves;
-every allocation files its decision as a document, every payment its slip.
+every allocation files its decision as a document, every payment its slip (the
+payment voucher, or for goods the hand-over minutes), each a one-page PDF stored with
+the entry that names it, so that every document a page links to can be opened.
 """
 
 from __future__ import annotations
@@ -206,12 +208,17 @@ class Spending:
         paid = date.fromisoformat(data["decision"]["date"])
         for number, part in enumerate(parts, 1):
             paid = min(paid + timedelta(days=self.rng.randint(2, 25)), self.today)
-            title = "PHIẾU CHI" if data.get("form", "cash") == "cash" else "BIÊN BẢN BÀN GIAO"
-            slip = (
-                f"{title}\nSố: {allocation}-{number}\nNgày: {paid:%d/%m/%Y}\n"
-                f"Theo Quyết định số {data['decision']['number']}\nNgười nhận: {shown}\n"
-                f"Giá trị: {dong(part)}\nNội dung: {data['purpose']}\n"
-            ).encode()
-            filed = self.document(place, f"{allocation}-{number}.txt", "text/plain", slip)
+            cash = data.get("form", "cash") == "cash"
+            title, prefix = ("PHIẾU CHI", "PC") if cash else ("BIÊN BẢN BÀN GIAO", "BBBG")
+            slip = [
+                d.front_committee(place),
+                f"{title} số {allocation}-{number} ngày {paid:%d/%m/%Y}",
+                f"Theo Quyết định số {data['decision']['number']}",
+                f"Người nhận: {shown}",
+                f"Giá trị: {dong(part)}",
+                f"Nội dung: {data['purpose']}",
+            ]
+            filename = f"{prefix}-{allocation}-{number}.pdf"
+            filed = self.document(place, filename, "application/pdf", pdf(slip))
             payment = {"allocation": allocation, "amount": part, "documents": [filed]}
             self.add(place, "disbursement", {**payment, "paid_on": paid.isoformat()})
