@@ -14,6 +14,7 @@ idle and which campaign's money an allocation used.
 
 from __future__ import annotations
 
+import copy
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,12 @@ class Hit:
 
 
 class Anomaly(Protocol):
-    """A rule: fed the entries of the kinds it reads, in log order, then asked once."""
+    """A rule: fed the entries of the kinds it reads, in log order, and asked at any point.
+
+    ``finish`` may be asked any number of times, between ``add`` calls too: it reads the
+    rule's state and the facts and changes neither, so that a runner kept for a growing
+    log (``audit.rule_cache``) answers at every size as a fresh replay would.
+    """
 
     def add(self, entry: Entry, facts: Facts) -> None: ...
 
@@ -75,6 +81,16 @@ class Facts:
         self.reversed: dict[int, int] = {}  # target -> the reversal's index
         self.money = Attribution()
         self.unreadable: list[int] = []  # money entries the attribution could not read
+
+    def at(self, now: datetime) -> Facts:
+        """These facts with idle money measured to ``now``: a view sharing all the rest.
+
+        A kept runner answers for a different moment on every call; changing ``now`` in
+        place would change it under another reader.
+        """
+        view = copy.copy(self)
+        view.now = now
+        return view
 
     def add(self, entry: Entry) -> None:
         body, kind = entry.body, entry.kind

@@ -301,11 +301,16 @@ def blocked_at(
     session: Session, settings: Settings, as_of: int, *, now: datetime | None = None
 ) -> frozenset[int]:
     """The gifts under a blocking finding nobody has acknowledged, in the first ``as_of``
-    entries: what a verified ranking leaves out."""
-    from audit.findings import blocked_gifts
-    from audit.rules import findings_for_database
+    entries: what a verified ranking leaves out.
 
-    return blocked_gifts(findings_for_database(session, settings, now=now, as_of=as_of))
+    The findings come from the rules this process keeps running over the log
+    (``audit.rules.findings_kept``): the same as a replay of those entries, at the
+    cost of the entries appended since the last ranking.
+    """
+    from audit.findings import blocked_gifts
+    from audit.rules import findings_kept
+
+    return blocked_gifts(findings_kept(session, settings, now=now, as_of=as_of))
 
 
 def verified_ranking(

@@ -14,8 +14,9 @@ applied as the runner finishes; findings are never dropped, only shown acknowled
 
 from __future__ import annotations
 
+import copy
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -166,10 +167,13 @@ def _checked(rule: Rule, key: str, value: Any, source: str) -> Any:
 
 
 class RuleRunner:
-    """Every rule over one stream of entries; ``finish`` once, after the last entry.
+    """Every rule over one stream of entries; ``finish`` after the last entry wanted.
 
     The full audit feeds it from its own pass over the log; ``findings_for_database``
-    feeds it from the database. ``now`` is when idle money is measured to.
+    feeds it from the database; ``audit.rule_cache`` keeps one for the life of the
+    process and feeds it only the entries appended since it last asked. ``finish``
+    changes nothing, so it may be asked again after more entries. ``now`` is when idle
+    money is measured to, unless ``finish`` is given another moment.
     """
 
     def __init__(
@@ -198,14 +202,20 @@ class RuleRunner:
         for anomaly in self._readers.get(entry.kind, ()):
             anomaly.add(entry, self.facts)
 
-    def finish(self) -> list[Finding]:
-        """Every finding, acknowledged ones included, by index and then rule name."""
+    def finish(self, *, now: datetime | None = None) -> list[Finding]:
+        """Every finding so far, acknowledged ones included, by index and then rule name.
+
+        Each finding gets its own copy of its details: the rules keep their hits for the
+        next call, and a caller editing a finding must not edit those.
+        """
+        facts = self.facts if now is None else self.facts.at(now)
         found = []
         for rule, anomaly in self._rules:
             severity = self.config.severities[rule.name]
-            for hit in anomaly.finish(self.facts):
+            for hit in anomaly.finish(facts):
+                details = copy.deepcopy(hit.details)
                 finding = Finding(
-                    rule.name, severity, hit.index, hit.message, hit.related, details=hit.details
+                    rule.name, severity, hit.index, hit.message, hit.related, details=details
                 )
                 found.append(self.acknowledgements.apply(finding))
         found.sort(key=lambda finding: (finding.index or 0, finding.check))
@@ -219,23 +229,60 @@ def findings_for_database(
     now: datetime | None = None,
     as_of: int | None = None,
 ) -> list[Finding]:
-    """The anomaly findings of the entries below ``as_of`` (default: the whole log)."""
+    """The anomaly findings of the entries below ``as_of`` (default: the whole log).
+
+    A replay from the first entry, for the auditors' commands and API and the awards,
+    which want one answer at one exact size and expect a replay's cost. The public
+    rankings and the leaderboard ask ``findings_kept``, which answers the same.
+    """
+    end = checked_size(session, as_of)
+    config = RuleConfig.load(settings.audit_rules_file)
+    runner = RuleRunner(config, now=now or datetime.now(UTC), actor_units=actor_units(session))
+    for batch in entry_batches(session, 0, end):
+        for entry in batch:
+            runner.add(entry)
+    return runner.finish()
+
+
+def findings_kept(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    as_of: int | None = None,
+) -> list[Finding]:
+    """What ``findings_for_database`` answers, from the runner this process keeps.
+
+    The kept runner (``audit.rule_cache``) reads only the entries appended since it was
+    last asked, so a request pays for the new entries, not for the whole log.
+    """
+    from audit import rule_cache  # it builds on this module
+
+    return rule_cache.findings(session, settings, now=now, as_of=as_of)
+
+
+def checked_size(session: Session, as_of: int | None) -> int:
+    """``as_of``, or the log's size if None; refused unless it is a size the log has had."""
     size = log.tree_size(session)
     end = size if as_of is None else as_of
     if not 0 <= end <= size:
         raise InvalidRequestError(f"as_of must be a tree size from 0 to {size}, not {end}")
-    config = RuleConfig.load(settings.audit_rules_file)
-    units: dict[str, str | None] = dict(session.execute(select(TokenRow.name, TokenRow.unit)).all())
-    runner = RuleRunner(config, now=now or datetime.now(UTC), actor_units=units)
-    start = 0
+    return end
+
+
+def actor_units(session: Session) -> dict[str, str | None]:
+    """The unit each token acts for: the one fact the rules need beyond the log."""
+    return dict(session.execute(select(TokenRow.name, TokenRow.unit)).all())
+
+
+def entry_batches(session: Session, start: int, end: int) -> Iterator[list[Entry]]:
+    """The entries ``start`` .. ``end - 1`` in order, a page at a time."""
     while start < end:
         batch = log.entries(session, start, min(_PAGE, end - start))
         if not batch:
-            break
-        for entry in batch:
-            runner.add(entry)
+            return
+        yield batch
         start = batch[-1].index + 1
-    return runner.finish()
 
 
 def select_findings(

@@ -7,19 +7,16 @@ the checkpoint's size and root, so that anyone can recompute it from the log.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit import rankings
 from ledger.funds.schemas import Code, Day
-from ledger.models import EntryRow
 from ledger.settings import Settings
 from public_api import caching, csv_export
 from public_api.csv_export import FormatArgsSchema
@@ -45,7 +42,6 @@ COLUMNS = (
     "donors",
     "gifts",
 )
-RULES_KEPT_SECONDS = 60
 BAD_ARGUMENTS = "no or an unknown type, a malformed code or day, or until before since"
 UNKNOWN_CODE = "the campaign or unit named does not exist"
 
@@ -122,33 +118,20 @@ class RankingSchema(Schema):
 
 
 def blocked_cache(db: Session, config: Settings) -> Callable[[int], frozenset[int]]:
-    """The blocked gifts, as the rules found them within the last minute.
+    """The blocked gifts at a tree size, as the rules find them now; one answer per size.
 
-    The rules read the whole log, seconds of work on a large one. Running them again
-    for every new tree size would let a steady stream of gifts keep this public route
-    replaying the log, so the set found at a size is reused for a minute at later
-    sizes too: a gift recorded in that minute counts until the next run, unless an
-    acknowledgement was recorded since, which must show at once. Awards never take
-    this shortcut (``audit.awards`` runs the rules at the exact size).
+    The rules are not replayed for each request: ``audit.rankings.blocked_at`` asks the
+    runner this process keeps (``audit.rule_cache``), which reads only the entries
+    appended since it was last asked. So a new gift, and an acknowledgement, show in
+    the very next ranking. A page ranking collectives and individuals at one size asks
+    the rules once.
     """
-    kept: dict[str, tuple[float, int, frozenset[int]]] = current_app.extensions.setdefault(
-        "audit.rankings.blocked", {}
-    )
+    found: dict[int, frozenset[int]] = {}
 
     def at(size: int) -> frozenset[int]:
-        now = time.monotonic()
-        found = kept.get("latest")
-        if found is not None and found[0] > now and found[1] <= size:
-            acknowledged_since = db.scalar(
-                select(EntryRow.index)
-                .where(EntryRow.kind == "acknowledgement", EntryRow.index >= found[1])
-                .limit(1)
-            )
-            if acknowledged_since is None:
-                return found[2]
-        blocked = rankings.blocked_at(db, config, size)
-        kept["latest"] = (now + RULES_KEPT_SECONDS, size, blocked)
-        return blocked
+        if size not in found:
+            found[size] = rankings.blocked_at(db, config, size)
+        return found[size]
 
     return at
 

@@ -385,13 +385,13 @@ def test_ranks_run_one_to_n_without_sharing(funds: Any) -> None:
 def fake_findings(monkeypatch: pytest.MonkeyPatch, found: list[findings.Finding]) -> list[Any]:
     calls: list[Any] = []
 
-    def findings_for_database(
+    def findings_kept(
         _session: Any, _settings: Any, *, now: Any = None, as_of: int | None = None
     ) -> list[findings.Finding]:
         calls.append(as_of)
         return found
 
-    monkeypatch.setattr("audit.rules.findings_for_database", findings_for_database)
+    monkeypatch.setattr("audit.rules.findings_kept", findings_kept)
     return calls
 
 
