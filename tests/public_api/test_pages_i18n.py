@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
@@ -48,6 +48,11 @@ def test_every_message_is_translated_and_compiled(tmp_path: Path) -> None:
     with extracted.open("rb") as handle:
         wanted = {m.id for m in read_po(handle) if m.id}
     assert wanted - {m.id for m in catalogue if m.id} == set()
-    compiled = io.BytesIO()
-    write_mo(compiled, catalogue)
-    assert compiled.getvalue() == po_path.with_suffix(".mo").read_bytes()
+    with po_path.with_suffix(".mo").open("rb") as handle:
+        compiled = read_mo(handle)
+    assert _messages(compiled) == _messages(catalogue)
+
+
+def _messages(catalogue: Catalog) -> dict[str, str]:
+    """What a catalogue translates (its header, with the day it was made, left aside)."""
+    return {str(m.id): str(m.string) for m in catalogue if m.id}
