@@ -304,7 +304,7 @@ def test_a_nomination_shows_its_history_and_evidence(
     assert re.findall(r'<tr data-index="(\d+)">', text) == [str(i) for i in evidence["gifts"]]
     for index in evidence["gifts"]:
         receipt = web.get(f"{API}/log/entries/{index}").get_json()
-        assert f'href="/api/v1/log/entries/{index}"' in text
+        assert f'href="/so-cai/{index}"' in text
         assert receipt["index"] == index
     assert "Đỗ Văn Khải" in text and "1.500.000 ₫" in text
     assert f'href="/api/v1/awards/{collective}/evidence"' in text
