@@ -29,11 +29,18 @@ _WRITE_OPTION = "ledger_write"
 # (503) in seconds instead of holding its worker until gunicorn kills it. A
 # ``connect_timeout`` in the URL wins.
 CONNECT_TIMEOUT_SECONDS = 5
+POOL_SIZE = 12
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine configured for the ledger's locking; creating it opens no connection."""
     parsed = make_url(url)
+    if parsed.database != ":memory:":
+        # A gunicorn worker runs several request threads (``gunicorn_conf.threads``),
+        # each holding a connection, plus the leader of a group commit: connections
+        # beyond the pool would be opened and closed per request (on PostgreSQL, a new
+        # server process each time).
+        kwargs.setdefault("pool_size", POOL_SIZE)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
@@ -103,6 +110,15 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        # PostgreSQL's READ COMMITTED gives every statement its own snapshot, inside a
+        # transaction or not: a web request's reads lose nothing without one, and save
+        # the BEGIN and ROLLBACK round trips. SQLite keeps its deferred transaction,
+        # which is what holds one snapshot across a request's statements there.
+        self._request_engine = (
+            self.engine
+            if self.dialect == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @property
     def dialect(self) -> str:
@@ -111,6 +127,10 @@ class Database:
     def session(self) -> Session:
         """A session for reading."""
         return Session(self.engine, expire_on_commit=False)
+
+    def request_session(self) -> Session:
+        """A session for the reads of one web request (never for writing: see above)."""
+        return Session(self._request_engine, expire_on_commit=False)
 
     @contextmanager
     def writing(self) -> Iterator[Session]:

@@ -34,7 +34,7 @@ def session() -> Session:
         path = database().missing_file()
         if path is not None:
             raise NotInitialisedError(str(path))
-        g.ledger_session = database().session()
+        g.ledger_session = database().request_session()
     value: Session = g.ledger_session
     return value
 
@@ -59,6 +59,15 @@ def _close_session(_error: BaseException | None) -> None:
             opened.close()
         except DBAPIError:
             opened.invalidate()
+
+
+def release() -> None:
+    """Give the read session's connection back now, before a long wait (a write's batch).
+
+    A request that waits for the append lock would otherwise hold a pooled connection
+    it no longer needs; a later read in the same request opens a fresh session.
+    """
+    _close_session(None)
 
 
 def init_app(app: Flask) -> None:

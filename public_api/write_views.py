@@ -19,11 +19,10 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.orm import Session
 
-from ledger.funds import documents, schemas
+from ledger.funds import documents, idempotency, schemas
 from ledger.funds.access import Scope
-from ledger.funds.recorder import Recorder
-from public_api import auth, writing
-from public_api.database import settings
+from ledger.funds.group_commit import Operation
+from public_api import auth, database, writing
 from public_api.schemas import ErrorSchema, ValidationErrorSchema
 
 blp = Blueprint(
@@ -97,14 +96,24 @@ def _documented(
 
 
 def record_operation(kind: str, scope: Scope, body: dict[str, Any]) -> Response:
-    """Record one operation as ``scope``; answers 201 with the entry's index and hashes."""
+    """Record one operation as ``scope``; answers 201 with the entry's index and hashes.
 
-    def write(session: Session) -> dict[str, Any]:
-        recorder = Recorder(session, settings(), scope, writing.privacy())
-        recorder.add(kind, body)
-        return recorder.commit()[0].answer()
-
-    return writing.idempotent(scope, body, 201, write, writing.entry_location)
+    Operations arriving together in this process share one write transaction and one
+    checkpoint (``ledger.funds.group_commit``); each keeps its own answer or error.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        idempotency.check_key(key)
+    fingerprint = idempotency.request_hash(request.method, request.path, body)
+    operation = Operation(kind, body, scope, key, fingerprint)
+    database.release()  # the token was checked; the batch's leader has its own connection
+    outcome = writing.committer().record(operation)
+    return writing.answer(
+        outcome.status,
+        outcome.document,
+        location=writing.entry_location(outcome.document),
+        replayed=outcome.replayed,
+    )
 
 
 def _operation_view(path: str, kind: str, summary: str) -> None:

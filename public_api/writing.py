@@ -13,6 +13,7 @@ made here is ``Cache-Control: no-store``.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -27,6 +28,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ledger.errors import ValidationError
 from ledger.funds import idempotency
 from ledger.funds.access import Scope
+from ledger.funds.group_commit import GroupCommitter
 from ledger.funds.privacy import PrivacyKey
 from public_api import auth
 from public_api.database import database, settings
@@ -149,6 +151,22 @@ def privacy() -> PrivacyKey:
         cached = PrivacyKey.load(settings().privacy_key_file)
         current_app.extensions["ledger.privacy"] = cached
     return cached
+
+
+_committer_lock = threading.Lock()
+
+
+def committer() -> GroupCommitter:
+    """This process's group committer for the app's database (one per app, made on first use)."""
+    found: GroupCommitter | None = current_app.extensions.get("ledger.committer")
+    if found is None:
+        with _committer_lock:
+            found = current_app.extensions.get("ledger.committer")
+            if found is None:
+                # The leader of a batch runs in its own request, where ``privacy`` works.
+                found = GroupCommitter(database(), settings(), privacy)
+                current_app.extensions["ledger.committer"] = found
+    return found
 
 
 # -- answering -------------------------------------------------------------------------

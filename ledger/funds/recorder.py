@@ -16,6 +16,7 @@ batch with one signed checkpoint.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -78,6 +79,13 @@ def operation(kind: str) -> Callable[[Preparer], Preparer]:
     return register
 
 
+def check(kind: str, scope: Scope) -> None:
+    """Refuse an unknown operation, or one ``scope`` may not record, before any reading."""
+    if kind not in _PREPARERS:
+        raise ValidationError(f"unknown operation {kind!r}")
+    scope.require(kind)
+
+
 def today_in_vietnam(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(VIETNAM).date()
 
@@ -111,7 +119,6 @@ class Recorder:
         self._drafts: list[Draft] = []
         self._prepared: list[Prepared] = []
         self._held: dict[tuple[type[Any], str], Any] = {}
-        self._add_to_pool = self._pool_upsert()
         self._open: dict[tuple[str, str], list[CampaignRow]] = {}
 
     @property
@@ -125,14 +132,27 @@ class Recorder:
         records each district's gifts as that district's committee); by default the
         recorder's own.
         """
-        if kind not in _PREPARERS:
-            raise ValidationError(f"unknown operation {kind!r}")
+        check(kind, scope or self.scope)
+        return self.add_loaded(kind, schemas.load(kind, data), scope=scope)
+
+    def add_loaded(
+        self,
+        kind: str,
+        loaded: dict[str, Any],
+        *,
+        scope: Scope | None = None,
+        savepoint: bool = True,
+    ) -> int:
+        """Stage an operation already through ``check`` and ``schemas.load``.
+
+        Without ``savepoint`` a refusal may leave part of the operation written: the
+        caller must then roll the whole transaction back (``group_commit`` does, and
+        saves two round trips an operation when nothing is refused).
+        """
         own, self.scope = self.scope, scope or self.scope
         try:
-            self.scope.require(kind)
-            loaded = schemas.load(kind, data)
             index = self.next_index
-            with self.session.begin_nested():
+            with self.session.begin_nested() if savepoint else nullcontext():
                 prepared = _PREPARERS[kind](self, loaded, index)
                 self.session.flush()
                 self._post(kind, prepared.body, index)
@@ -197,28 +217,59 @@ class Recorder:
         connection.execute(
             insert(PostingRow), [{"entry_index": index, **leg._asdict()} for leg in legs]
         )
+        # One statement for all the pools the entry moves: adds, then reads each total.
+        deltas: dict[tuple[str, str, str], int] = {}
         for leg in legs:
-            total = connection.execute(
-                self._add_to_pool,  # one statement per leg: adds, then reads the total
-                {"fund": leg.fund, "account": leg.account, "earmark": leg.earmark, "d": leg.amount},
-            ).scalar_one()
-            if leg.amount < 0 and leg.account in p.GUARDED and total < 0:
-                raise BalanceError(_shortfall(leg, -leg.amount, total - leg.amount))
+            pool = (leg.fund, leg.account, leg.earmark)
+            deltas[pool] = deltas.get(pool, 0) + leg.amount
+        totals = {
+            (fund, account, earmark): balance
+            for fund, account, earmark, balance in connection.execute(
+                _pool_upsert(self.session.get_bind().dialect.name, len(deltas)), _numbered(deltas)
+            )
+        }
+        for pool, delta in deltas.items():
+            if delta < 0 and pool[1] in p.GUARDED and totals[pool] < 0:
+                leg = p.Posting(*pool, campaign=None, amount=delta)
+                raise BalanceError(_shortfall(leg, -delta, totals[pool] - delta))
 
-    def _pool_upsert(self) -> Any:
-        """``INSERT … ON CONFLICT DO UPDATE … RETURNING balance`` in this database's dialect."""
-        dialect = self.session.get_bind().dialect.name
+
+_UPSERTS: dict[tuple[str, int], Any] = {}
+
+
+def _pool_upsert(dialect: str, pools: int) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of ``pools`` rows in ``dialect``.
+
+    Built once per dialect and row count and kept: building it costs more than running it.
+    """
+    statement = _UPSERTS.get((dialect, pools))
+    if statement is None:
         upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = upsert(PoolRow).values(
-            fund=bindparam("fund"),
-            account=bindparam("account"),
-            earmark=bindparam("earmark"),
-            balance=bindparam("d"),
-        )
-        return statement.on_conflict_do_update(
+        rows: list[dict[str, Any]] = [
+            {
+                "fund": bindparam(f"fund{n}"),
+                "account": bindparam(f"account{n}"),
+                "earmark": bindparam(f"earmark{n}"),
+                "balance": bindparam(f"d{n}"),
+            }
+            for n in range(pools)
+        ]
+        inserting = upsert(PoolRow).values(rows)
+        statement = inserting.on_conflict_do_update(
             index_elements=["fund", "account", "earmark"],
-            set_={"balance": PoolRow.balance + statement.excluded.balance},
-        ).returning(PoolRow.balance)
+            set_={"balance": PoolRow.balance + inserting.excluded.balance},
+        ).returning(PoolRow.fund, PoolRow.account, PoolRow.earmark, PoolRow.balance)
+        _UPSERTS[(dialect, pools)] = statement
+    return statement
+
+
+def _numbered(deltas: Mapping[tuple[str, str, str], int]) -> dict[str, Any]:
+    """The parameters of ``_pool_upsert(len(deltas))``: one numbered set per pool."""
+    params: dict[str, Any] = {}
+    for n, ((fund, account, earmark), delta) in enumerate(deltas.items()):
+        params.update({f"fund{n}": fund, f"account{n}": account, f"earmark{n}": earmark})
+        params[f"d{n}"] = delta
+    return params
 
 
 def _shortfall(leg: p.Posting, wanted: int, held: int) -> str:
