@@ -43,7 +43,10 @@ test-sqlite: install browser
 test-postgres: install browser
 	scripts/with-postgres $(BIN)/pytest -m "not setup_commands" $(PYTEST_ARGS)
 
-test: lint test-sqlite test-postgres
+# The two database passes run side by side (each is one pytest process, one core);
+# each pass's output is printed whole when it ends.
+test: lint browser
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
