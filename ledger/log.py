@@ -148,28 +148,32 @@ def append(
     signer: SigningKey,
     *,
     now: datetime | None = None,
+    signer_is_current: bool = False,
 ) -> Appended:
     """Append ``drafts`` as consecutive entries and sign one checkpoint covering them.
 
     Entry times never go backwards: a clock behind the head is clamped to the head's
     time, so the log's times are ordered like its indices. A batch shares one time.
+    ``signer_is_current``: the caller has checked, in this transaction, that ``signer``
+    holds the log's current key (``keyring.load_signer``), so it is not read again.
     """
     if not drafts:
         raise InvalidRequestError("nothing to append")
     if len(drafts) > MAX_BATCH:
         raise InvalidRequestError(f"a batch holds at most {MAX_BATCH} entries")
-    size = tree_size(session)
-    if size == 0:
+    last = session.execute(
+        select(EntryRow.index, EntryRow.leaf).order_by(EntryRow.index.desc()).limit(1)
+    ).first()
+    size = 0 if last is None else int(last[0]) + 1
+    if last is None:
         if drafts[0].kind != GENESIS or str(signer.verifier) != drafts[0].body.get("verifier_key"):
             raise ConfigurationError("the first entry must be the genesis entry of this key")
         origin = str(drafts[0].body["origin"])
         prev, last_time = ZERO_HASH_HEX, None
     else:
-        head = decode_leaf(
-            session.scalars(select(EntryRow.leaf).where(EntryRow.index == size - 1)).one()
-        )
+        head = decode_leaf(last[1])
         prev, last_time = head.leaf_hash.hex(), head.time
-        current = current_key(session)
+        current = signer.verifier if signer_is_current else current_key(session)
         if str(current) != str(signer.verifier):
             raise ConfigurationError(
                 "the signing key is not the log's current key; "
@@ -209,7 +213,8 @@ def append(
     return Appended(tuple(entries), note, new_size, root)
 
 
-_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+"""The positional placeholder of each driver's parameter style, for ``exec_driver_sql``."""
 
 
 def _insert_rows(
@@ -221,7 +226,7 @@ def _insert_rows(
     SQLAlchemy's per-value type processing makes an append several times cheaper.
     """
     connection = session.connection()
-    mark = _PLACEHOLDER[connection.dialect.paramstyle]
+    mark = PLACEHOLDER[connection.dialect.paramstyle]
     statement = (
         f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - names are constants
         f"VALUES ({', '.join(mark for _ in columns)})"

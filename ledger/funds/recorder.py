@@ -15,6 +15,7 @@ batch with one signed checkpoint.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,9 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, inspect
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import insert, inspect
 from sqlalchemy.orm import Session
 
 from ledger import log, receipt_ids, receipts
@@ -39,6 +38,7 @@ from ledger.funds.privacy import PrivacyKey
 from ledger.funds.state import UnitTree
 from ledger.funds.text import dong
 from ledger.keyring import load_signer
+from ledger.log import PLACEHOLDER
 from ledger.settings import Settings
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -115,11 +115,20 @@ class Recorder:
         self.signer = load_signer(settings.signing_key_file, session)
         self.origin = self.signer.name
         self.size = log.tree_size(session)
-        self.tree = UnitTree.load(session)
         self._drafts: list[Draft] = []
         self._prepared: list[Prepared] = []
         self._held: dict[tuple[type[Any], str], Any] = {}
         self._open: dict[tuple[str, str], list[CampaignRow]] = {}
+
+    @functools.cached_property
+    def tree(self) -> UnitTree:
+        """Every unit, read when first needed: a writer for the whole ledger never needs it."""
+        return UnitTree.load(self.session)
+
+    def within_scope(self, unit: str) -> None:
+        """Refuse to act on ``unit`` if it is outside the writer's subtree."""
+        if self.scope.unit is not None:
+            self.scope.require_unit(unit, self.tree)
 
     @property
     def next_index(self) -> int:
@@ -165,7 +174,9 @@ class Recorder:
     def commit(self) -> list[Recorded]:
         if not self._drafts:
             return []
-        appended = log.append(self.session, self._drafts, self.signer, now=self.now)
+        appended = log.append(
+            self.session, self._drafts, self.signer, now=self.now, signer_is_current=True
+        )
         if appended.entries[0].index != self.size:
             raise ChainError("the log grew while the append lock was held", index=self.size)
         return [
@@ -213,19 +224,29 @@ class Recorder:
         legs = p.postings_for(kind, body, self.postings_of)
         if not legs:
             return
-        connection = self.session.connection()
-        connection.execute(
-            insert(PostingRow), [{"entry_index": index, **leg._asdict()} for leg in legs]
-        )
-        # One statement for all the pools the entry moves: adds, then reads each total.
         deltas: dict[tuple[str, str, str], int] = {}
         for leg in legs:
             pool = (leg.fund, leg.account, leg.earmark)
             deltas[pool] = deltas.get(pool, 0) + leg.amount
+        # One statement for all the pools the entry moves: adds, then reads each total;
+        # on PostgreSQL the postings ride along in the same statement (one round trip).
+        connection = self.session.connection()
+        dialect = connection.dialect
+        params: list[Any] = []
+        if dialect.name == "postgresql":
+            for leg in legs:
+                params += (index, *leg)
+        else:
+            postings = [{"entry_index": index, **leg._asdict()} for leg in legs]
+            connection.execute(insert(PostingRow), postings)
+        for (fund, account, earmark), delta in deltas.items():
+            params += (fund, account, earmark, delta)
+        riding = len(legs) if dialect.name == "postgresql" else 0
+        statement = _pool_upsert(dialect.paramstyle, len(deltas), riding)
         totals = {
             (fund, account, earmark): balance
-            for fund, account, earmark, balance in connection.execute(
-                _pool_upsert(self.session.get_bind().dialect.name, len(deltas)), _numbered(deltas)
+            for fund, account, earmark, balance in connection.exec_driver_sql(
+                statement, tuple(params)
             )
         }
         for pool, delta in deltas.items():
@@ -234,42 +255,36 @@ class Recorder:
                 raise BalanceError(_shortfall(leg, -delta, totals[pool] - delta))
 
 
-_UPSERTS: dict[tuple[str, int], Any] = {}
+_POSTING_COLUMNS = ("entry_index", *p.Posting._fields)
 
 
-def _pool_upsert(dialect: str, pools: int) -> Any:
-    """``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of ``pools`` rows in ``dialect``.
+@functools.cache
+def _pool_upsert(paramstyle: str, pools: int, postings: int) -> str:
+    """``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of ``pools`` pool rows, with
+    ``postings`` posting rows inserted by a ``WITH`` clause of the same statement.
 
-    Built once per dialect and row count and kept: building it costs more than running it.
+    Plain driver SQL, built once per shape: SQLAlchemy cannot cache the compiled form of
+    a multi-row ``VALUES``, and compiling it cost more than running it. Parameters are
+    positional: the postings' columns, then each pool's fund, account, earmark and delta.
     """
-    statement = _UPSERTS.get((dialect, pools))
-    if statement is None:
-        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        rows: list[dict[str, Any]] = [
-            {
-                "fund": bindparam(f"fund{n}"),
-                "account": bindparam(f"account{n}"),
-                "earmark": bindparam(f"earmark{n}"),
-                "balance": bindparam(f"d{n}"),
-            }
-            for n in range(pools)
-        ]
-        inserting = upsert(PoolRow).values(rows)
-        statement = inserting.on_conflict_do_update(
-            index_elements=["fund", "account", "earmark"],
-            set_={"balance": PoolRow.balance + inserting.excluded.balance},
-        ).returning(PoolRow.fund, PoolRow.account, PoolRow.earmark, PoolRow.balance)
-        _UPSERTS[(dialect, pools)] = statement
+    mark = PLACEHOLDER[paramstyle]
+
+    def rows(count: int, width: int) -> str:
+        return ", ".join("(" + ", ".join([mark] * width) + ")" for _ in range(count))
+
+    statement = (
+        f"INSERT INTO {PoolRow.__tablename__} (fund, account, earmark, balance) "  # noqa: S608
+        f"VALUES {rows(pools, 4)} ON CONFLICT (fund, account, earmark) DO UPDATE "
+        f"SET balance = {PoolRow.__tablename__}.balance + excluded.balance "
+        "RETURNING fund, account, earmark, balance"
+    )
+    if postings:
+        columns = ", ".join(_POSTING_COLUMNS)
+        statement = (
+            f"WITH posted AS (INSERT INTO {PostingRow.__tablename__} ({columns}) "  # noqa: S608
+            f"VALUES {rows(postings, len(_POSTING_COLUMNS))}) {statement}"
+        )
     return statement
-
-
-def _numbered(deltas: Mapping[tuple[str, str, str], int]) -> dict[str, Any]:
-    """The parameters of ``_pool_upsert(len(deltas))``: one numbered set per pool."""
-    params: dict[str, Any] = {}
-    for n, ((fund, account, earmark), delta) in enumerate(deltas.items()):
-        params.update({f"fund{n}": fund, f"account{n}": account, f"earmark{n}": earmark})
-        params[f"d{n}"] = delta
-    return params
 
 
 def _shortfall(leg: p.Posting, wanted: int, held: int) -> str:

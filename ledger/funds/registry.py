@@ -28,7 +28,7 @@ def require_fund(rec: Recorder, code: str, field: str) -> FundRow:
     row = rec.registered(FundRow, code)
     if row is None:
         raise ValidationError.for_field(field, f"no fund with code {code!r}")
-    rec.scope.require_unit(row.unit, rec.tree)
+    rec.within_scope(row.unit)
     return row
 
 
@@ -52,7 +52,7 @@ def record_unit(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     code, parent = data["code"], data["parent"]
     if parent is not None:
         require_unit(rec, parent, "parent")
-        rec.scope.require_unit(parent, rec.tree)
+        rec.within_scope(parent)
         if code in rec.tree.ancestors(parent):
             raise ValidationError.for_field(
                 "parent", f"{parent} lies below {code}: units cannot form a loop"
@@ -64,7 +64,7 @@ def record_unit(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     if existing is None:
         rec.session.add(UnitRow(**projection.unit_values(index, body)))
     else:
-        rec.scope.require_unit(code, rec.tree)
+        rec.within_scope(code)
         if (existing.name, existing.parent, existing.level) == (
             data["name"],
             parent,
@@ -84,7 +84,7 @@ def record_fund(rec: Recorder, data: dict[str, Any], index: int) -> Prepared:
     if rec.registered(FundRow, code) is not None:
         raise DuplicateError(f"a fund with code {code} exists already")
     unit = require_unit(rec, data["unit"], "unit")
-    rec.scope.require_unit(unit.code, rec.tree)
+    rec.within_scope(unit.code)
     kinds = rec.settings.fund_kinds
     if kind not in kinds:
         raise ValidationError.for_field("kind", f"must be one of {', '.join(sorted(kinds))}")
@@ -139,7 +139,7 @@ def record_mobilizer(rec: Recorder, data: dict[str, Any], index: int) -> Prepare
     if rec.registered(MobilizerRow, code) is not None:
         raise DuplicateError(f"a mobilizer with code {code} exists already")
     unit = require_unit(rec, data["unit"], "unit")
-    rec.scope.require_unit(unit.code, rec.tree)
+    rec.within_scope(unit.code)
     reference = data["reference"] or default_reference(code)
     if len(reference) < 3:
         raise ValidationError.for_field(

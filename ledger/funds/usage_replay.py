@@ -22,18 +22,28 @@ from ledger.funds.models import ContributionRow
 from ledger.funds.usage import USAGE_KINDS, Attribution, GiftUsage, MoneyEntry, attribute
 from ledger.models import EntryRow
 
+PAGE = 2000
+
 
 def read_entries(session: Session, start: int, stop: int) -> Iterator[MoneyEntry]:
-    """The money entries of the log from ``start`` up to ``stop``, decoded from their leaves."""
-    query = (
-        select(EntryRow.index, EntryRow.kind, EntryRow.leaf)
-        .where(EntryRow.index >= start, EntryRow.index < stop, EntryRow.kind.in_(USAGE_KINDS))
-        .order_by(EntryRow.index)
-        .execution_options(yield_per=2000)
-    )
-    for index, kind, leaf in session.execute(query):
-        entry = orjson.loads(leaf)
-        yield MoneyEntry(index, kind, entry["time"], entry["body"])
+    """The money entries of the log from ``start`` up to ``stop``, decoded from their leaves.
+
+    Read in pages by index rather than through a server-side cursor, which PostgreSQL
+    allows only inside a transaction (web requests read without one).
+    """
+    while start < stop:
+        page = session.execute(
+            select(EntryRow.index, EntryRow.kind, EntryRow.leaf)
+            .where(EntryRow.index >= start, EntryRow.index < stop, EntryRow.kind.in_(USAGE_KINDS))
+            .order_by(EntryRow.index)
+            .limit(PAGE)
+        ).all()
+        for index, kind, leaf in page:
+            entry = orjson.loads(leaf)
+            yield MoneyEntry(index, kind, entry["time"], entry["body"])
+        if len(page) < PAGE:
+            return
+        start = int(page[-1][0]) + 1
 
 
 @dataclass
