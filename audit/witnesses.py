@@ -23,14 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from audit.cosignature import WitnessKey
 from ledger import log
 from ledger.checkpoint import SignedNote
 from ledger.db import Database
-from ledger.errors import ConflictError, InvalidRequestError, LedgerError
+from ledger.errors import ConflictError, InvalidRequestError, LedgerError, NotFoundError
 from ledger.log import StoredCheckpoint
 from ledger.models import CheckpointRow, CosignatureRow, WitnessRow
 
@@ -134,6 +134,27 @@ def cosigned_note(session: Session, checkpoint: StoredCheckpoint) -> str:
     """The log's note with the cosignature lines of its size after the log's signature."""
     lines = "".join(f"{row.line}\n" for row in _cosignatures(session, checkpoint.tree_size))
     return checkpoint.note + lines
+
+
+# The latest checkpoint's note and the lines of its configured witnesses in one
+# statement: what ``cosigned_note(session, log.latest_checkpoint(session))`` reads in
+# two. The public checkpoint is the most requested answer of the service.
+_LATEST_COSIGNED_NOTE = text(
+    "SELECT c.note, k.line"
+    " FROM (SELECT tree_size, note FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1) AS c"
+    " LEFT JOIN (SELECT g.tree_size, g.witness, g.line FROM log_cosignatures AS g"
+    "  JOIN log_witnesses AS w ON w.name = g.witness) AS k ON k.tree_size = c.tree_size"
+    " ORDER BY k.witness"
+)
+
+
+def latest_cosigned_note(session: Session) -> str:
+    """The latest checkpoint's note with its witnesses' cosignature lines after it."""
+    rows = session.connection().execute(_LATEST_COSIGNED_NOTE).all()
+    if not rows:
+        raise NotFoundError("no checkpoint yet: run `ledger init`")
+    note: str = rows[0].note
+    return note + "".join(f"{row.line}\n" for row in rows if row.line is not None)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ledger.funds.schemas import CODE_PATTERN
 from public_api import caching, csv_export
 from public_api.csv_export import FormatArgsSchema
 from public_api.database import session, settings
+from public_api.response_cache import cached
 from public_api.schemas import ErrorSchema
 
 blp = Blueprint(
@@ -238,6 +239,7 @@ def _kinds() -> dict[str, str]:
 
 
 @blp.route("/funds")
+@cached()
 @blp.arguments(FormatArgsSchema, location="query", error_status_code=400)
 @blp.response(200, FundListSchema)
 @blp.doc(**csv_export.DOC)
@@ -276,6 +278,7 @@ def get_fund(code: str) -> tuple[dict[str, Any], Headers]:
 
 
 @blp.route("/units")
+@cached()
 @blp.arguments(FormatArgsSchema, location="query", error_status_code=400)
 @blp.response(200, UnitListSchema)
 @blp.doc(**csv_export.DOC)
@@ -351,6 +354,7 @@ def mobilizer_document(row: MobilizerRow, tree: state.UnitTree) -> dict[str, Any
 
 
 @blp.route("/mobilizers")
+@cached()
 @blp.arguments(FormatArgsSchema, location="query", error_status_code=400)
 @blp.response(200, MobilizerListSchema)
 @blp.doc(**csv_export.DOC)

@@ -20,6 +20,7 @@ from ledger.entries import Entry
 from ledger.errors import InvalidRequestError, NotFoundError
 from public_api import caching
 from public_api.database import session, settings
+from public_api.response_cache import Reads, cached
 from public_api.schemas import (
     ConsistencyArgsSchema,
     ConsistencyProofSchema,
@@ -50,6 +51,7 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 
 
 @blp.route("/checkpoint")
+@cached(Reads.LATEST_COSIGNATURES)
 @blp.doc(
     summary="The latest signed checkpoint (C2SP signed note)",
     responses={
@@ -64,14 +66,13 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 )
 def checkpoint() -> Response:
     """The log's signature line first, then any witness cosignatures collected for it."""
-    db = session()
-    note = witnesses.cosigned_note(db, log.latest_checkpoint(db))
-    response = Response(note, mimetype="text/plain")
+    response = Response(witnesses.latest_cosigned_note(session()), mimetype="text/plain")
     response.headers.update(caching.policy(caching.LATEST))
     return response
 
 
 @blp.route("/keys")
+@cached()
 @blp.response(200, KeysSchema)
 def keys() -> tuple[dict[str, Any], Headers]:
     """Every verifier key with the range of entry indices whose checkpoints it signed."""
@@ -114,6 +115,7 @@ class WitnessesSchema(Schema):
 
 
 @blp.route("/witnesses")
+@cached(Reads.ALL_COSIGNATURES)
 @blp.response(200, WitnessesSchema)
 def witness_list() -> tuple[dict[str, Any], Headers]:
     """The independent witnesses that cosign this log's checkpoints, with their keys."""
@@ -122,6 +124,7 @@ def witness_list() -> tuple[dict[str, Any], Headers]:
 
 
 @blp.route("/entries")
+@cached()
 @blp.arguments(EntriesArgsSchema, location="query", error_status_code=400)
 @blp.response(200, EntriesPageSchema)
 @blp.alt_response(400, schema=ErrorSchema, description="malformed or out-of-range parameters")
@@ -148,6 +151,7 @@ def entries(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
 
 
 @blp.route("/entries/<index:index>")
+@cached()
 @blp.response(200, EntrySchema)
 @blp.alt_response(404, schema=ErrorSchema, description="no entry with this index")
 def entry(index: int) -> tuple[dict[str, Any], Headers]:
@@ -164,6 +168,7 @@ def _size_or_latest(explicit: int | None) -> tuple[int, str]:
 
 
 @blp.route("/proofs/inclusion")
+@cached()
 @blp.arguments(InclusionArgsSchema, location="query", error_status_code=400)
 @blp.response(200, InclusionProofSchema)
 @blp.alt_response(400, schema=ErrorSchema, description="index is not below tree_size")
@@ -184,6 +189,7 @@ def inclusion(args: dict[str, int]) -> tuple[dict[str, Any], Headers]:
 
 
 @blp.route("/proofs/consistency")
+@cached()
 @blp.arguments(ConsistencyArgsSchema, location="query", error_status_code=400)
 @blp.response(200, ConsistencyProofSchema)
 @blp.alt_response(400, schema=ErrorSchema, description="first is not in 1..second")

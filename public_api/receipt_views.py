@@ -18,6 +18,7 @@ from audit import witnesses
 from ledger import qr, receipt_ids, receipts
 from public_api import caching
 from public_api.database import session, settings
+from public_api.response_cache import Reads, cached
 from public_api.schemas import ErrorSchema
 
 blp = Blueprint(
@@ -109,6 +110,7 @@ def _found(receipt_id: str) -> receipts.Receipt:
 
 
 @blp.route("/<receipt_id>")
+@cached(Reads.ALL_COSIGNATURES)
 @blp.response(200, ReceiptSchema)
 @blp.alt_response(301, description="the canonical spelling of the receipt ID")
 @blp.alt_response(400, schema=ErrorSchema, description="not a receipt ID")
@@ -156,6 +158,7 @@ def receipt_qr_svg(receipt_id: str) -> Response:
 
 
 @blp.route("/<receipt_id>.tlog-proof")
+@cached()
 @blp.response(
     200,
     content_type="text/plain",

@@ -15,6 +15,7 @@ from ledger import log, tiles
 from public_api import caching
 from public_api.database import session
 from public_api.log_views import checkpoint as latest_checkpoint
+from public_api.response_cache import cached
 
 blp = Blueprint("tiles", __name__)
 blp.after_request(caching.conditional)
@@ -23,6 +24,7 @@ OCTETS = "application/octet-stream"
 
 
 @blp.get("/tile/<path:tile>")
+@cached()
 def tile(tile: str) -> Response:
     """A hash tile or an entry bundle; 404 until the tree has grown to cover it."""
     wanted = tiles.parse_path(tile)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,13 @@ def disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        unmounted = subprocess.run(["umount", str(mount)], capture_output=True, text=True)
+        # A killed threaded worker's leader shows as a zombie while its other threads
+        # are still being torn down, files open: give the kernel a few seconds.
+        for _ in range(50):
+            unmounted = subprocess.run(["umount", str(mount)], capture_output=True, text=True)
+            if unmounted.returncode == 0:
+                break
+            time.sleep(0.1)
         if unmounted.returncode != 0:  # something still holds a file open: never leave it
             subprocess.run(["umount", "--lazy", str(mount)], check=True)
             pytest.fail(f"the tmpfs was still in use: {unmounted.stderr.strip()}")
