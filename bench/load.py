@@ -3,11 +3,12 @@
 For each database (SQLite, PostgreSQL) a fresh ledger is filled by ``ledger demo`` and
 served by ``ledger serve`` (gunicorn with ``public_api/gunicorn_conf.py``). Beside it,
 ``bench.baseline_app`` (one ``/ping`` route) runs under the same gunicorn settings.
-Each public read is driven by wrk for ``--seconds`` right after a baseline run of the
-same length, and reported as requests per second and latency percentiles, with the
-ratio to that baseline. Then wrk posts contributions from ``--connections``
-connections; every write acknowledged with 201 must be in the log afterwards, and
-``ledger verify`` must pass.
+Each public read is first driven for ``--warmup`` seconds unmeasured (each worker
+fills its connection pool and its kept answers, as a server in service has), then for
+``--seconds`` right after a baseline run of the same length, and reported as requests
+per second and latency percentiles, with the ratio to that baseline. Then wrk posts
+contributions from ``--connections`` connections; every write acknowledged with 201
+must be in the log afterwards, and ``ledger verify`` must pass.
 
 Rate limits are switched off for the run (``LEDGER_RATELIMIT_ENABLED=false``): wrk
 comes from one address and would otherwise measure the limiter. Results go to
@@ -230,6 +231,9 @@ def _reads(
         listing = workdir / f"{name.replace(' ', '-')}.txt"
         listing.write_text("\n".join(paths) + "\n")
         print(f"[{kind}] wrk: baseline, then {name}", file=sys.stderr)
+        if args.warmup:  # each worker's pools, statement and answer caches, as in service
+            warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
+            _wrk("warm-up", base, script, warm, {**env, "PATHS_FILE": str(listing)})
         ours_base = _wrk("baseline", baseline, script, args, {**env, "PATHS_FILE": str(ping)})
         ours = _wrk(name, base, script, args, {**env, "PATHS_FILE": str(listing)})
         results.append({"baseline": asdict(ours_base), "ours": asdict(ours)})
@@ -335,6 +339,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="seconds of each read driven before it is measured"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: the config's)")
     parser.add_argument(

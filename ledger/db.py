@@ -9,6 +9,7 @@ ordinary deferred transactions and never wait for writers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 from ledger.models import EntryRow
@@ -30,6 +32,7 @@ _WRITE_OPTION = "ledger_write"
 # ``connect_timeout`` in the URL wins.
 CONNECT_TIMEOUT_SECONDS = 5
 POOL_SIZE = 12
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,11 +46,36 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", POOL_SIZE)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
     if "connect_timeout" not in parsed.query:
         connect_args = kwargs.setdefault("connect_args", {})
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle for a while.
+
+    A server restart or a dropped link shows on a connection that waited in the pool,
+    and a ping then swaps it for a fresh one before a request sees the error. Pinging
+    on every checkout (``pool_pre_ping``) would cost a round trip per request, most of
+    a cached read; a connection handed back a moment ago is as good as its last query.
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as err:  # the pool discards it and connects afresh
+            raise DisconnectionError(str(err)) from err
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
