@@ -186,7 +186,6 @@ class ResponseCache:
         lines = tuple((row[4], row[5]) for row in rows if row[4] is not None)
         return Head(int(size), bytes(root), int(witnesses), cosigned, lines)
 
-
     def _shared_head_rows(self) -> list[Any]:
         """The head's rows, read by a query that started after this request arrived.
 
