@@ -19,7 +19,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.orm import Session
 
-from ledger.funds import documents, idempotency, schemas
+from ledger.funds import documents, schemas
 from ledger.funds.access import Scope
 from ledger.funds.group_commit import Operation
 from public_api import auth, database, writing
@@ -101,10 +101,7 @@ def record_operation(kind: str, scope: Scope, body: dict[str, Any]) -> Response:
     Operations arriving together in this process share one write transaction and one
     checkpoint (``ledger.funds.group_commit``); each keeps its own answer or error.
     """
-    key = request.headers.get("Idempotency-Key")
-    if key is not None:
-        idempotency.check_key(key)
-    fingerprint = idempotency.request_hash(request.method, request.path, body)
+    key, fingerprint = writing.idempotency_of(body)
     operation = Operation(kind, body, scope, key, fingerprint)
     database.release()  # the token was checked; the batch's leader has its own connection
     outcome = writing.committer().record(operation)

@@ -196,6 +196,14 @@ def _nowhere(_document: Mapping[str, Any]) -> str | None:
     return None
 
 
+def idempotency_of(described: Any) -> tuple[str | None, str]:
+    """The request's ``Idempotency-Key`` (checked, or None) and the hash of what it asks."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        idempotency.check_key(key)
+    return key, idempotency.request_hash(request.method, request.path, described)
+
+
 def idempotent(
     scope: Scope, described: Any, status: int, write: Write, location: Location = _nowhere
 ) -> Response:
@@ -204,10 +212,7 @@ def idempotent(
     ``described`` is what the request asks, as JSON: a retry with the key must ask the
     same, or it is refused (409) rather than answered with an unrelated result.
     """
-    key = request.headers.get("Idempotency-Key")
-    if key is not None:
-        idempotency.check_key(key)
-    fingerprint = idempotency.request_hash(request.method, request.path, described)
+    key, fingerprint = idempotency_of(described)
     with database().writing() as session:
         if key is not None:
             stored = idempotency.replay(session, scope.actor, key, fingerprint)
