@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
-        "--warmup", type=int, default=2, help="seconds of each read driven before it is measured"
+        "--warmup", type=int, default=5, help="seconds of each read driven before it is measured"
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: the config's)")
