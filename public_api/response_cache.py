@@ -1,19 +1,25 @@
 """Finished answers of the hot public reads, kept in each process and never stale.
 
 Building an answer costs several queries and a JSON document; sending one that was
-already built costs one small query, or none. ``cached`` keeps a view's 200 answers
-(body, status and headers, with the strong ETag ``caching.conditional`` would compute)
-in a per-process LRU bounded in bytes, keyed by the path and the query string
-(parameters sorted by name, each name's values in their order), and only for GET and
-HEAD requests without credentials. The after-request hooks (ETag and 304, CORS, gzip,
-security headers) still run on every answer, kept or not.
+already built costs no query while the log's head stands still. ``cached`` keeps a
+view's 200 answers (body, status and headers, with the strong ETag
+``caching.conditional`` would compute) in a per-process LRU bounded in bytes, keyed
+by the path and the query string (parameters sorted by name, each name's values in
+their order), and only for GET and HEAD requests without credentials. The
+after-request hooks (ETag and 304, CORS, gzip, security headers) still run on every
+answer, kept or not.
 
 Why a kept answer is never stale:
 
 - An answer its view marks ``caching.IMMUTABLE`` (an entry, a proof at an explicit
   size, a tile) can never change: it is kept as it is and sent without a query.
 - Any other answer is kept with the log's *head* read just before its view ran, and
-  sent only while one query finds the same head. The head is the latest checkpoint
+  sent only while the head is the same. The head is read by one query, and read
+  again only once ``head_watch`` says that it may have changed (a commit to SQLite;
+  a notification from PostgreSQL's triggers, or a commit of this process), or when
+  the last read is ``TRUST_WATCH_SECONDS`` old. (On PostgreSQL a commit of another
+  process counts once its notification has arrived: ``head_watch`` says why that is
+  before anyone could ask for it.) The head is the latest checkpoint
   (size and root), the number of configured witnesses, the newest cosigned size and
   the cosignature lines of that size. Everything these views show follows from it:
   the log tables are append-only; the tables projected from entries (funds, pools,
@@ -58,7 +64,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.http import generate_etag
 
 from ledger.db import Database, sqlite_path
-from public_api import caching
+from public_api import caching, head_watch
 from public_api.database import database
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
@@ -70,6 +76,10 @@ LARGEST_SHARE = 8
 a thousand entries must not push out hundreds of receipts."""
 
 ENTRY_OVERHEAD = 512
+
+TRUST_WATCH_SECONDS = 1.0
+"""How long the head read last may be trusted on the word of the watch alone: a bound
+on what a connection lost without a sign (a silent network) could hide."""
 """Bytes counted for each kept answer beyond its body, headers and key: the objects."""
 
 _EXTENSION = "ledger.response_cache"
@@ -150,7 +160,8 @@ class ResponseCache:
         self._engine = db.engine
         self._sqlite_file = sqlite_path(db.url)
         self._head_lock = threading.Lock()
-        self._last_head: tuple[float, list[Any]] | None = None
+        self._last_head: _HeadRead | None = None
+        self._watch = head_watch.watch_for(db.engine)
 
     def get(self, key: str) -> Kept | None:
         with self._lock:
@@ -189,20 +200,43 @@ class ResponseCache:
     def _shared_head_rows(self) -> list[Any]:
         """The head's rows, read by a query that started after this request arrived.
 
-        One head query runs at a time in a process; the requests that queue behind it
+        The rows read last serve while the watch's generation is the one read before
+        they were: nothing that could change the head has committed since. Otherwise
+        one head query runs at a time in a process; the requests that queue behind it
         share the next one. A query that started after a request arrived is as fresh
         as that request may ask (a client that saw its write acknowledged before asking
         always finds it), so under load one query serves every request that came in
         while the previous one ran, and alone a request waits for nobody.
         """
         arrived = time.monotonic()
+        generation = self._watch.generation() if self._watch is not None else None
         with self._head_lock:
-            if self._last_head is not None and self._last_head[0] >= arrived:
-                return self._last_head[1]
+            last = self._last_head
+            if last is not None and (
+                last.started >= arrived
+                or (
+                    generation is not None
+                    and generation == last.generation
+                    and arrived - last.started < TRUST_WATCH_SECONDS
+                )
+            ):
+                return last.rows
             started = time.monotonic()
             rows = _head_rows(self._engine)
-            self._last_head = (started, rows)
+            self._last_head = _HeadRead(started, generation, rows)
             return rows
+
+    def close(self) -> None:
+        """Close the watch's own connection (the pooled ones belong to the app's engine)."""
+        if self._watch is not None:
+            self._watch.close()
+
+
+@dataclass(frozen=True)
+class _HeadRead:
+    started: float  # time.monotonic() when the query was sent
+    generation: head_watch.Generation | None  # the watch's, read before the query was sent
+    rows: list[Any]
 
 
 def _head_rows(engine: Engine) -> list[Any]:

@@ -45,6 +45,32 @@ def pytest_report_header() -> str:
     return f"ledger test database: {BACKEND}"
 
 
+# Some behaviour exists on one database only (a PostgreSQL outage or notification, a
+# SQLite file on a full disk). ``@pytest.mark.postgresql_only`` and
+# ``@pytest.mark.sqlite_only`` deselect such a test on the other pass of ``make test``
+# (it shows in the deselected count), so each pass runs every test that means
+# something on its database and skips none.
+ONLY = {"postgresql_only": "postgresql", "sqlite_only": "sqlite"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, backend in ONLY.items():
+        config.addinivalue_line(
+            "markers", f"{marker}: means something on {backend} only; deselected on the other pass"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    other = [
+        item
+        for item in items
+        if any(item.get_closest_marker(m) and b != BACKEND for m, b in ONLY.items())
+    ]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     if not PG_URL:

@@ -2,8 +2,10 @@
 
 Every check compares what a reader sees with what a fresh app (nothing kept) answers
 over the same database, or counts the connections a request takes from the app's
-pool: an immutable answer kept takes none, any other kept answer exactly one (the
-head check), an answer built afresh more.
+pool: a kept answer takes none while the log's head stands still (``head_watch``), an
+answer built afresh at least one. The watch alone is trusted for a second
+(``TRUST_WATCH_SECONDS``); these tests trust it for a minute, so that a slow machine
+cannot turn a kept answer's check into a query.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ledger.checkpoint import SignedNote
 from ledger.db import Database
 from ledger.log import StoredCheckpoint
 from public_api import create_app
+from public_api import response_cache as response_cache_module
 from public_api.response_cache import Kept, ResponseCache, response_cache
 
 LOG = f"{API}/log"
@@ -112,6 +115,11 @@ def stored_checkpoint(db: Database, size: int) -> StoredCheckpoint:
     return covering
 
 
+@pytest.fixture(autouse=True)
+def trust_the_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(response_cache_module, "TRUST_WATCH_SECONDS", 60.0)
+
+
 @pytest.fixture
 def gifts(funds: Any) -> list[dict[str, Any]]:
     return [funds.give(amount).answer() for amount in (500_000, 700_000, 900_000)]
@@ -152,8 +160,8 @@ def test_kept_answers_are_the_fresh_ones_byte_for_byte(
             built = client.get(url)
             assert built.status_code == 200, (url, built.get_data(as_text=True))
             kept = client.get(url)
-            # Kept answers take the head check's connection at most; a fresh one, more.
-            assert checkouts.during(lambda url=url: client.get(url)) <= 1, url
+            # Kept answers take no connection while the head stands still.
+            assert checkouts.during(lambda url=url: client.get(url)) == 0, url
             same_answer(kept, fresh.get(url))
             same_answer(built, kept)
             head = client.head(url)
@@ -235,7 +243,7 @@ def test_a_new_cosignature_shows_at_once_in_the_checkpoint_and_the_receipt(
         plain = client.get(f"{LOG}/checkpoint").get_data(as_text=True)
         assert client.get(receipt_url).get_json()["witnessed"] is None
     # Nothing cosigned yet: no receipt can be witnessed until the head moves, so it is kept.
-    assert Checkouts(app).during(lambda: client.get(receipt_url)) == 1
+    assert Checkouts(app).during(lambda: client.get(receipt_url)) == 0
     now = int(time.time())
 
     cosign(ledger, signer, now)
@@ -274,7 +282,7 @@ def test_while_a_witness_lags_receipts_are_built_for_each_request_and_right(
     for _ in range(2):
         assert client.get(receipt_url).get_json()["witnessed"]["tree_size"] == both + 1
     checkouts = Checkouts(app)
-    assert checkouts.during(lambda: client.get(receipt_url)) > 1  # not kept
+    assert checkouts.during(lambda: client.get(receipt_url)) >= 1  # not kept
 
     cosign(ledger, late, now + 2, stored_checkpoint(ledger, both))
     witnessed = client.get(receipt_url).get_json()["witnessed"]
@@ -284,7 +292,7 @@ def test_while_a_witness_lags_receipts_are_built_for_each_request_and_right(
         same_answer(client.get(receipt_url), fresh.get(receipt_url))
     # The checkpoint names only the latest checkpoint's cosignatures: it is still kept.
     client.get(f"{LOG}/checkpoint")
-    assert checkouts.during(lambda: client.get(f"{LOG}/checkpoint")) == 1
+    assert checkouts.during(lambda: client.get(f"{LOG}/checkpoint")) == 0
 
 
 def test_errors_are_never_kept(
@@ -299,7 +307,7 @@ def test_errors_are_never_kept(
         assert client.get(f"{LOG}/proofs/inclusion?index=0&tree_size=4").status_code == 404
         assert client.get(f"{API}/receipts/AAAAAAAAAAAAAAAA").status_code in (400, 404)
     checkouts = Checkouts(app)
-    assert checkouts.during(lambda: client.get(f"{LOG}/entries/3")) > 1
+    assert checkouts.during(lambda: client.get(f"{LOG}/entries/3")) >= 1
     append_notes(ledger, signer, 3)
     entry = client.get(f"{LOG}/entries/3")
     assert entry.status_code == 200 and entry.get_json()["index"] == 3
