@@ -190,18 +190,13 @@ class ResponseCache:
         """
         if self._sqlite_file is not None and not self._sqlite_file.exists():
             return None
-        rows = self._shared_head_rows()
-        if not rows:
-            return None
-        size, root, witnesses, cosigned, _witness, _line = rows[0]
-        lines = tuple((row[4], row[5]) for row in rows if row[4] is not None)
-        return Head(int(size), bytes(root), int(witnesses), cosigned, lines)
+        return self._shared_head()
 
-    def _shared_head_rows(self) -> list[Any]:
-        """The head's rows, read by a query that started after this request arrived.
+    def _shared_head(self) -> Head | None:
+        """The head, read by a query that started after this request arrived.
 
-        The rows read last serve while the watch's generation is the one read before
-        they were: nothing that could change the head has committed since. Otherwise
+        The head read last serves while the watch's generation is the one read before
+        it was: nothing that could change the head has committed since. Otherwise
         one head query runs at a time in a process; the requests that queue behind it
         share the next one. A query that started after a request arrived is as fresh
         as that request may ask (a client that saw its write acknowledged before asking
@@ -220,30 +215,34 @@ class ResponseCache:
                     and arrived - last.started < TRUST_WATCH_SECONDS
                 )
             ):
-                return last.rows
+                return last.head
             started = time.monotonic()
-            rows = _head_rows(self._engine)
-            self._last_head = _HeadRead(started, generation, rows)
-            return rows
-
-    def close(self) -> None:
-        """Close the watch's own connection (the pooled ones belong to the app's engine)."""
-        if self._watch is not None:
-            self._watch.close()
+            head = _head_of(_head_rows(self._engine))
+            self._last_head = _HeadRead(started, generation, head)
+            return head
 
 
 @dataclass(frozen=True)
 class _HeadRead:
     started: float  # time.monotonic() when the query was sent
     generation: head_watch.Generation | None  # the watch's, read before the query was sent
-    rows: list[Any]
+    head: Head | None
+
+
+def _head_of(rows: list[Any]) -> Head | None:
+    if not rows:
+        return None
+    size, root, witnesses, cosigned, _witness, _line = rows[0]
+    lines = tuple((row[4], row[5]) for row in rows if row[4] is not None)
+    return Head(int(size), bytes(root), int(witnesses), cosigned, lines)
 
 
 def _head_rows(engine: Engine) -> list[Any]:
     """Run ``HEAD_QUERY`` on a pooled connection with the driver's own cursor.
 
-    The check runs on every request, and SQLAlchemy's execution (a BEGIN, the result's
-    machinery, a ROLLBACK) would cost it several times what the query does. On
+    Under a stream of writes the query runs for most requests, and SQLAlchemy's
+    execution (a BEGIN, the result's machinery, a ROLLBACK) would cost it several times
+    what the query does. On
     PostgreSQL the connection is put in autocommit for the one statement (no BEGIN or
     ROLLBACK round trips) and always taken out of it before it goes back to the pool:
     if that fails, the connection is discarded, never handed to a writer. Driver errors
@@ -302,6 +301,8 @@ def response_cache() -> ResponseCache:
 
 def request_key() -> str:
     """The path and its query, parameters sorted by name (each name's values in order)."""
+    if not request.query_string:  # most hot reads: nothing to parse
+        return f"{request.script_root}{request.path}?"
     arguments = sorted(request.args.items(multi=True), key=lambda item: item[0])
     return f"{request.script_root}{request.path}?{urlencode(arguments)}"
 
