@@ -18,16 +18,27 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+POLICY = "Content-Security-Policy"
+_KEYED = tuple((name.lower(), name, value) for name, value in HEADERS.items())
 
 
 def add_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    policy = response.headers.get("Content-Security-Policy")
-    if policy is None:
-        response.headers["Content-Security-Policy"] = NOTHING
-    elif "frame-ancestors" not in policy:
-        response.headers["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
+    """Add each header the answer lacks; an answer's own value is kept.
+
+    The names present are read once: this runs on every answer, and werkzeug looks a
+    header up by scanning them all.
+    """
+    headers = response.headers
+    present = {name.lower() for name, _value in headers}
+    for key, name, value in _KEYED:
+        if key not in present:
+            headers.add(name, value)
+    if POLICY.lower() not in present:
+        headers.add(POLICY, NOTHING)
+    else:
+        policy = headers[POLICY]
+        if "frame-ancestors" not in policy:
+            headers[POLICY] = f"{policy}; frame-ancestors 'none'"
     return response
 
 

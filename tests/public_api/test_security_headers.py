@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from public_api.security_headers import NOTHING
+from public_api.security_headers import HEADERS, NOTHING
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,11 @@ def test_a_page_keeps_its_own_policy_and_cannot_be_framed(client: FlaskClient, f
     assert "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_each_is_sent_once_where_a_view_sets_some_itself(client: FlaskClient, funds: Any) -> None:
+    receipt = funds.give(500_000).extra["receipt_id"]
+    for path in (f"/r/{receipt}", "/api/v1/docs", "/", "/api/v1/funds", "/api/v1/no-such-thing"):
+        response = client.get(path)
+        for name in (*HEADERS, "Content-Security-Policy"):
+            assert len(response.headers.getlist(name)) == 1, (path, name)
