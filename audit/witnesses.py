@@ -14,6 +14,7 @@ proof that links the two.
 from __future__ import annotations
 
 import base64
+import functools
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -27,12 +28,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from audit.cosignature import WitnessKey
-from ledger import log
+from ledger import log, merkle
 from ledger.checkpoint import SignedNote
 from ledger.db import Database
 from ledger.errors import ConflictError, InvalidRequestError, LedgerError, NotFoundError
 from ledger.log import StoredCheckpoint
-from ledger.models import CheckpointRow, CosignatureRow, WitnessRow
+from ledger.models import CosignatureRow, WitnessRow
 
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -213,38 +214,66 @@ class Evidence:
         }
 
 
-def evidence(session: Session, first: int) -> Evidence | None:
+# The best-witnessed checkpoint of size >= :first with its note and the lines, times and
+# keys of its configured witnesses, in one statement: what took the best size, the
+# checkpoint, the witness list and the cosignatures (twice) one statement each.
+_BEST_COSIGNED = text(
+    "SELECT k.tree_size, k.note, g.witness, g.line, g.timestamp, w.verifier_key"
+    " FROM (SELECT c.tree_size FROM log_cosignatures AS c"
+    "  JOIN log_witnesses AS v ON v.name = c.witness"
+    "  JOIN log_checkpoints AS p ON p.tree_size = c.tree_size"
+    "  WHERE c.tree_size >= :first"
+    "  GROUP BY c.tree_size ORDER BY count(c.witness) DESC, c.tree_size DESC LIMIT 1) AS b"
+    " JOIN log_checkpoints AS k ON k.tree_size = b.tree_size"
+    " JOIN log_cosignatures AS g ON g.tree_size = b.tree_size"
+    " JOIN log_witnesses AS w ON w.name = g.witness"
+    " ORDER BY g.witness"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _key_id_hex(vkey: str) -> str:
+    """A configured witness key's ID; the handful of keys is parsed once, not per receipt."""
+    return WitnessKey.parse(vkey).key_id_hex
+
+
+def consistency(session: Session, first: int, second: int) -> tuple[bytes, ...]:
+    """The consistency proof between two stored checkpoints' sizes, ``first < second``.
+
+    Both are stored checkpoints, so the entries of both trees exist: the tree's nodes
+    are read without checking the log's size first.
+    """
+    return tuple(merkle.consistency_proof(first, second, log.DatabaseNodes(session)))
+
+
+Prove = Callable[[int, int], tuple[bytes, ...]]
+"""``(first, second)`` to the consistency proof between those stored sizes."""
+
+
+def evidence(session: Session, first: int, prove: Prove | None = None) -> Evidence | None:
     """The checkpoint of size >= ``first`` that the most witnesses cosigned (latest on ties).
 
     A receipt's own checkpoint is the first to contain its entry; witnesses usually
     cosign a later one, so the consistency proof from ``first`` carries the receipt's
-    root into the cosigned tree.
+    root into the cosigned tree. That proof never changes for the same two sizes: a
+    reader may pass ``prove`` to take it from what it kept rather than from ``consistency``.
     """
-    count = func.count(CosignatureRow.witness)
-    best = session.execute(
-        select(CosignatureRow.tree_size)
-        .join(WitnessRow, WitnessRow.name == CosignatureRow.witness)
-        .join(CheckpointRow, CheckpointRow.tree_size == CosignatureRow.tree_size)
-        .where(CosignatureRow.tree_size >= first)
-        .group_by(CosignatureRow.tree_size)
-        .order_by(count.desc(), CosignatureRow.tree_size.desc())
-        .limit(1)
-    ).scalar()
-    if best is None:
+    rows = session.connection().execute(_BEST_COSIGNED, {"first": first}).all()
+    if not rows:
         return None
-    row = session.get(CheckpointRow, best)
-    if row is None:
-        return None
-    stored = StoredCheckpoint(row.tree_size, row.root, row.note)
-    keys = {c.name: c.key.key_id_hex for c in configured(session)}
-    cosignatures = _cosignatures(session, best)
-    proof = log.consistency_proof(session, first, best) if first < best else []
+    best: int = rows[0].tree_size
+    note: str = rows[0].note
+    proof: tuple[bytes, ...] = ()
+    if first < best:
+        proof = prove(first, best) if prove else consistency(session, first, best)
     return Evidence(
         first=first,
         tree_size=best,
-        checkpoint=cosigned_note(session, stored),
-        consistency_proof=tuple(proof),
-        cosignatures=tuple((c.witness, keys[c.witness], c.timestamp) for c in cosignatures),
+        checkpoint=note + "".join(f"{row.line}\n" for row in rows),
+        consistency_proof=proof,
+        cosignatures=tuple(
+            (row.witness, _key_id_hex(row.verifier_key), row.timestamp) for row in rows
+        ),
     )
 
 

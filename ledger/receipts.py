@@ -5,8 +5,9 @@ the entry, and the RFC 6962 inclusion proof to that checkpoint's root. Anyone ho
 it and the log's verifier key can check, offline and years later, that the gift was
 logged exactly so; ``tlog_proof`` writes the same facts as a C2SP ``tlog-proof@v1``
 file. The first covering checkpoint never changes, so neither does what a receipt
-proves; only ``reversal_index`` (a later correction of the gift) can appear after
-the receipt was issued.
+proves (``ReceiptProof``, from ``prove``); only ``reversal_index`` (a later correction
+of the gift, from ``reversal``) can appear after the receipt was issued. A reader that
+serves many receipts may therefore keep the proofs and read only the reversals again.
 """
 
 from __future__ import annotations
@@ -15,38 +16,51 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+import sqlalchemy
 from sqlalchemy.orm import Session
 
-from ledger import log, receipt_ids
-from ledger.entries import Entry
+from ledger import log, merkle, receipt_ids
+from ledger.entries import Entry, decode_leaf
 from ledger.errors import ChainError, NotFoundError
-from ledger.funds.models import ContributionRow, ReversalRow
 from ledger.keys import VerifierKey
 from ledger.settings import Settings
 from ledger.tlog_proof import TlogProof
 
+# The gift's entry index, its leaf and the first checkpoint containing it, in one
+# statement; the outer joins tell a missing entry or checkpoint from an unknown ID.
+_ISSUED = sqlalchemy.text(
+    "SELECT c.entry_index, e.leaf, k.tree_size, k.root, k.note"
+    " FROM fund_contributions AS c"
+    " LEFT JOIN log_entries AS e ON e.idx = c.entry_index"
+    " LEFT JOIN log_checkpoints AS k ON k.tree_size ="
+    "  (SELECT min(tree_size) FROM log_checkpoints WHERE tree_size > c.entry_index)"
+    " WHERE c.receipt_id = :receipt_id"
+)
+
+_REVERSAL = sqlalchemy.text("SELECT entry_index FROM fund_reversals WHERE target = :target")
+
 
 @dataclass(frozen=True)
-class Receipt:
+class ReceiptProof:
+    """What a receipt proves: every part of it but the reversal, fixed once it exists."""
+
     receipt_id: str
     entry: Entry
     checkpoint: str
     tree_size: int
     root: bytes
-    inclusion_proof: list[bytes]
+    inclusion_proof: tuple[bytes, ...]
     receipt_url: str
     verifier_key: VerifierKey
-    reversal_index: int | None
 
     def tlog_proof(self) -> str:
         """The receipt as a C2SP ``tlog-proof@v1`` file, the leaf bytes as its extra data."""
         return TlogProof(
-            self.entry.index, tuple(self.inclusion_proof), self.checkpoint, self.entry.leaf
+            self.entry.index, self.inclusion_proof, self.checkpoint, self.entry.leaf
         ).render()
 
     def document(self) -> dict[str, Any]:
-        """The JSON of ``GET /api/v1/receipts/{id}`` (CONTRACT.md §4), hashes in hex."""
+        """The members of the receipt's JSON (CONTRACT.md §4) that never change, in order."""
         return {
             "receipt_id": self.receipt_id,
             "index": self.entry.index,
@@ -59,8 +73,31 @@ class Receipt:
             "receipt_url": self.receipt_url,
             "verifier_key": str(self.verifier_key),
             "key_id": self.verifier_key.key_id_hex,
-            "reversal_index": self.reversal_index,
         }
+
+    def with_reversal(self, reversal_index: int | None) -> Receipt:
+        return Receipt(
+            receipt_id=self.receipt_id,
+            entry=self.entry,
+            checkpoint=self.checkpoint,
+            tree_size=self.tree_size,
+            root=self.root,
+            inclusion_proof=self.inclusion_proof,
+            receipt_url=self.receipt_url,
+            verifier_key=self.verifier_key,
+            reversal_index=reversal_index,
+        )
+
+
+@dataclass(frozen=True)
+class Receipt(ReceiptProof):
+    """A receipt as it stands now: its proof and the entry that reversed the gift, if any."""
+
+    reversal_index: int | None
+
+    def document(self) -> dict[str, Any]:
+        """The JSON of ``GET /api/v1/receipts/{id}`` (CONTRACT.md §4), hashes in hex."""
+        return {**super().document(), "reversal_index": self.reversal_index}
 
 
 def receipt_url(settings: Settings, receipt_id: str) -> str:
@@ -80,25 +117,41 @@ def signing_key(session: Session, tree_size: int) -> VerifierKey:
     raise ChainError(f"no key period covers the checkpoint of tree size {tree_size}")
 
 
+def prove(session: Session, settings: Settings, text: str) -> ReceiptProof:
+    """What the receipt with ID ``text`` (as a donor typed it) proves; three statements.
+
+    The checkpoint is a stored one, so the entries of its tree exist: the proof reads
+    the tree's nodes without checking the log's size first.
+    """
+    receipt_id = receipt_ids.normalize(text)
+    row = session.connection().execute(_ISSUED, {"receipt_id": receipt_id}).first()
+    if row is None:
+        raise NotFoundError(f"no receipt with ID {receipt_id}")
+    index, leaf, size, root, note = row
+    if leaf is None:
+        raise NotFoundError(f"no entry with index {index}")
+    if size is None:
+        raise NotFoundError(f"no checkpoint covers index {index} yet")
+    proof = merkle.inclusion_proof(index, size, log.DatabaseNodes(session))
+    return ReceiptProof(
+        receipt_id=receipt_id,
+        entry=decode_leaf(bytes(leaf)),
+        checkpoint=note,
+        tree_size=size,
+        root=bytes(root),
+        inclusion_proof=tuple(proof),
+        receipt_url=receipt_url(settings, receipt_id),
+        verifier_key=signing_key(session, size),
+    )
+
+
+def reversal(session: Session, index: int) -> int | None:
+    """The index of the entry that reversed entry ``index``, or None: it may appear later."""
+    found: int | None = session.connection().execute(_REVERSAL, {"target": index}).scalar()
+    return found
+
+
 def find(session: Session, settings: Settings, text: str) -> Receipt:
     """The receipt with ID ``text`` as a donor typed it (see ``receipt_ids.normalize``)."""
-    receipt_id = receipt_ids.normalize(text)
-    index = session.scalar(
-        select(ContributionRow.entry_index).where(ContributionRow.receipt_id == receipt_id)
-    )
-    if index is None:
-        raise NotFoundError(f"no receipt with ID {receipt_id}")
-    entry = log.entry(session, index)
-    checkpoint = log.checkpoint_covering(session, index)
-    reversal = session.scalar(select(ReversalRow.entry_index).where(ReversalRow.target == index))
-    return Receipt(
-        receipt_id=receipt_id,
-        entry=entry,
-        checkpoint=checkpoint.note,
-        tree_size=checkpoint.tree_size,
-        root=checkpoint.root,
-        inclusion_proof=log.inclusion_proof(session, index, checkpoint.tree_size),
-        receipt_url=receipt_url(settings, receipt_id),
-        verifier_key=signing_key(session, checkpoint.tree_size),
-        reversal_index=reversal,
-    )
+    proof = prove(session, settings, text)
+    return proof.with_reversal(reversal(session, proof.entry.index))

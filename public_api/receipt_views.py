@@ -3,7 +3,9 @@
 A receipt ID typed the way a donor reads it (lowercase, in groups, O for 0) is
 answered with a permanent redirect to its one canonical URL, so that caches keep a
 single copy. What a receipt proves never changes: the tlog-proof file is immutable.
-The JSON also says whether the gift was reversed later, so it is cached briefly.
+The JSON also says whether the gift was reversed later, so it is cached briefly; each
+app keeps what the receipt proves (``receipt_cache``), so the JSON built again after an
+append reads only the reversal and the witnesses' evidence.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from audit import witnesses
 from ledger import qr, receipt_ids, receipts
 from public_api import caching
 from public_api.database import session, settings
+from public_api.receipt_cache import KeptProof, receipt_cache
 from public_api.response_cache import Reads, cached
 from public_api.schemas import ErrorSchema
 
@@ -105,8 +108,18 @@ def canonical_redirect(receipt_id: str) -> Response | None:
     return response  # type: ignore[return-value]
 
 
-def _found(receipt_id: str) -> receipts.Receipt:
-    return receipts.find(session(), settings(), receipt_id)
+def _kept(receipt_id: str) -> KeptProof:
+    """What the receipt proves, read from the database only the first time in this app."""
+    return receipt_cache().proof(
+        receipt_id, lambda: receipts.prove(session(), settings(), receipt_id)
+    )
+
+
+def _consistency(first: int, second: int) -> tuple[bytes, ...]:
+    """The witnessed checkpoint's consistency proof, read only the first time in this app."""
+    return receipt_cache().consistency(
+        first, second, lambda: witnesses.consistency(session(), first, second)
+    )
 
 
 @blp.route("/<receipt_id>")
@@ -124,9 +137,14 @@ def receipt(receipt_id: str) -> Any:
     moved = canonical_redirect(receipt_id)
     if moved is not None:
         return moved
-    found = _found(receipt_id)
-    evidence = witnesses.evidence(session(), found.tree_size)
-    document = {**found.document(), "witnessed": evidence.document() if evidence else None}
+    kept = _kept(receipt_id)
+    reversal = receipts.reversal(session(), kept.proof.entry.index)
+    evidence = witnesses.evidence(session(), kept.proof.tree_size, _consistency)
+    document = {
+        **kept.document,
+        "reversal_index": reversal,
+        "witnessed": evidence.document() if evidence else None,
+    }
     return document, caching.policy(caching.SHORT)
 
 
@@ -134,7 +152,7 @@ def _file(receipt_id: str, render: Any, mimetype: str, policy: str) -> Response:
     moved = canonical_redirect(receipt_id)
     if moved is not None:
         return moved
-    response = Response(render(_found(receipt_id)), mimetype=mimetype)
+    response = Response(render(_kept(receipt_id).proof), mimetype=mimetype)
     response.headers.update(caching.policy(policy))
     return response
 
