@@ -20,8 +20,10 @@ head is read again only then.
   window in which another process may send the answer made before the commit.
 
 Nothing is known (``None``, and the head is queried) while the watch has no working
-connection: before the first request, after the server closed it (a restart), or
-while the database is down. A lost connection is opened again at most once a second,
+connection: before the first request, after the server closed it (a restart), while
+the database is down, or where it cannot notify (a ledger not upgraded to 0005, a hot
+standby, which refuses LISTEN; listening on the primary instead would announce a
+commit before the replica has replayed it). A lost connection is opened again at most once a second,
 by one request thread, and the generation then changes, since notifications may have
 been missed. A watch belongs to one process: it is made lazily by the first request
 of a worker, never before gunicorn forks.
@@ -54,6 +56,9 @@ TRIGGERS_QUERY = (
 upgraded to 0005 would never notify, and is queried instead."""
 
 RECONNECT_AFTER_SECONDS = 1.0
+REFUSED_RETRY_SECONDS = 60.0
+"""How long a database that answered but cannot notify (not migrated, or a read replica,
+which refuses LISTEN) is queried before the watch asks again: each try is a connection."""
 
 Generation = tuple[int, ...]
 
@@ -174,12 +179,14 @@ class NotificationWatch:
                 return False
             try:
                 connection.autocommit = True
-                if connection.execute(TRIGGERS_QUERY).fetchone() is None:
-                    _close_quietly(connection)  # not migrated yet: nothing would notify
-                    return False
-                connection.execute(f"LISTEN {CHANNEL}")
-            except self._driver_error:
+                listening = connection.execute(TRIGGERS_QUERY).fetchone() is not None
+                if listening:  # else not migrated yet: nothing would notify
+                    connection.execute(f"LISTEN {CHANNEL}")
+            except self._driver_error:  # a hot standby refuses LISTEN
+                listening = False
+            if not listening:
                 _close_quietly(connection)
+                self._next_attempt = time.monotonic() + REFUSED_RETRY_SECONDS
                 return False
             with self._lock:
                 self._drop()

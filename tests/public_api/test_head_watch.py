@@ -158,14 +158,27 @@ def test_a_lost_listening_connection_falls_back_to_the_query_and_listens_again(
 
 
 @pytest.mark.postgresql_only
-def test_a_ledger_without_the_triggers_is_always_queried(ledger: Database) -> None:
+def test_a_ledger_without_the_triggers_is_always_queried(
+    ledger: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with ledger.engine.begin() as connection:
         connection.execute(text("DROP TRIGGER log_checkpoints_head_changed ON log_checkpoints"))
+    opened: list[object] = []
+    dedicated = head_watch._dedicated
+
+    def counted(*args: Any) -> Any:
+        opened.append(args)
+        return dedicated(*args)
+
+    monkeypatch.setattr(head_watch, "_dedicated", counted)
     database = Database(ledger.url)
     try:
         watch = watch_for(database.engine)
         assert watch is not None
         assert watch.generation() is None
+        time.sleep(head_watch.RECONNECT_AFTER_SECONDS + 0.1)
+        assert watch.generation() is None
+        assert len(opened) == 1  # a database that cannot notify is not asked every second
     finally:
         database.dispose()
 
