@@ -20,12 +20,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
-from flask import current_app
 
 from ledger.receipts import ReceiptProof
+from public_api.per_app import per_app
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 CONFIG_KEY = "RECEIPT_CACHE_MAX_BYTES"
@@ -42,7 +42,6 @@ ENTRY_OVERHEAD = 2048
 """Bytes counted for each kept receipt beyond its leaf, texts and hashes: the objects."""
 
 _EXTENSION = "ledger.receipt_cache"
-_CREATING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -135,11 +134,6 @@ def _size_of(kept: KeptProof | KeptConsistency) -> int:
 
 def receipt_cache() -> ReceiptCache:
     """The current app's kept receipt proofs, made on first use."""
-    found = current_app.extensions.get(_EXTENSION)
-    if found is None:
-        with _CREATING:
-            found = current_app.extensions.get(_EXTENSION)
-            if found is None:
-                found = ReceiptCache(int(current_app.config.get(CONFIG_KEY, DEFAULT_MAX_BYTES)))
-                current_app.extensions[_EXTENSION] = found
-    return cast(ReceiptCache, found)
+    return per_app(
+        _EXTENSION, lambda app: ReceiptCache(int(app.config.get(CONFIG_KEY, DEFAULT_MAX_BYTES)))
+    )

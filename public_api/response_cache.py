@@ -66,6 +66,7 @@ from werkzeug.http import generate_etag
 from ledger.db import Database, sqlite_path
 from public_api import caching, head_watch
 from public_api.database import database
+from public_api.per_app import per_app
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 CONFIG_KEY = "RESPONSE_CACHE_MAX_BYTES"
@@ -83,7 +84,6 @@ on what a connection lost without a sign (a silent network) could hide."""
 """Bytes counted for each kept answer beyond its body, headers and key: the objects."""
 
 _EXTENSION = "ledger.response_cache"
-_CREATING = threading.Lock()
 
 HEAD_QUERY = (
     "SELECT c.tree_size, c.root,"
@@ -288,15 +288,10 @@ def _size_of(kept: Kept) -> int:
 
 def response_cache() -> ResponseCache:
     """The current app's kept answers, made on first use."""
-    found = current_app.extensions.get(_EXTENSION)
-    if found is None:
-        with _CREATING:
-            found = current_app.extensions.get(_EXTENSION)
-            if found is None:
-                limit = int(current_app.config.get(CONFIG_KEY, DEFAULT_MAX_BYTES))
-                found = ResponseCache(database(), limit)
-                current_app.extensions[_EXTENSION] = found
-    return cast(ResponseCache, found)
+    return per_app(
+        _EXTENSION,
+        lambda app: ResponseCache(database(), int(app.config.get(CONFIG_KEY, DEFAULT_MAX_BYTES))),
+    )
 
 
 def request_key() -> str:

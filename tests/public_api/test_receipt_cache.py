@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from support.answers import fresh_client, same_answer
 from support.api import API
-from werkzeug.test import TestResponse
 
 from audit import witnesses
 from audit.cosignature import WitnessSigner
@@ -33,25 +31,6 @@ from ledger.log import StoredCheckpoint
 from ledger.settings import Settings
 from public_api import create_app
 from public_api.receipt_cache import ReceiptCache, keep_proof
-
-
-@contextmanager
-def fresh_client(env: Mapping[str, str]) -> Iterator[FlaskClient]:
-    """A client of a new app over the same ledger: nothing kept, every answer built."""
-    app = create_app({**env, "TESTING": True})
-    try:
-        yield app.test_client()
-    finally:
-        app.extensions["ledger.database"].dispose()
-
-
-def same_answer(kept: TestResponse, fresh: TestResponse) -> None:
-    """Byte for byte: status, body and every header but the date."""
-    assert kept.status_code == fresh.status_code
-    assert kept.get_data() == fresh.get_data()
-    assert [h for h in kept.headers if h[0] != "Date"] == [
-        h for h in fresh.headers if h[0] != "Date"
-    ]
 
 
 class Statements:

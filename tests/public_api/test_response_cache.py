@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from support.answers import fresh_client, same_answer
 from support.api import API
 from werkzeug.test import TestResponse
 
@@ -38,16 +38,6 @@ LOG = f"{API}/log"
 FUND = "LS-COVID"
 
 
-@contextmanager
-def fresh_client(env: Mapping[str, str]) -> Iterator[FlaskClient]:
-    """A client of a new app over the same ledger: nothing kept, every answer built."""
-    app = create_app({**env, "TESTING": True})
-    try:
-        yield app.test_client()
-    finally:
-        app.extensions["ledger.database"].dispose()
-
-
 class Checkouts:
     """How many connections requests take from an app's pool."""
 
@@ -63,15 +53,6 @@ class Checkouts:
         before = self.count
         call()
         return self.count - before
-
-
-def same_answer(kept: TestResponse, fresh: TestResponse) -> None:
-    """Byte for byte: status, body and every header but the date."""
-    assert kept.status_code == fresh.status_code
-    assert kept.get_data() == fresh.get_data()
-    assert [h for h in kept.headers if h[0] != "Date"] == [
-        h for h in fresh.headers if h[0] != "Date"
-    ]
 
 
 def size_of(checkpoint: TestResponse) -> int:
