@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -115,11 +116,15 @@ class DataVersionWatch:
             return None
         identity = (found.st_dev, found.st_ino)
         with self._lock:
-            if self._connection is None or identity != self._identity:
+            try:
+                if self._connection is None or identity != self._identity:
+                    self._close()
+                    self._connection = _dedicated(self, self._engine)
+                    self._identity = identity
+                (version,) = self._connection.execute("PRAGMA data_version").fetchone()
+            except (sqlite3.Error, SQLAlchemyError):  # the head query will say what is wrong
                 self._close()
-                self._connection = _dedicated(self, self._engine)
-                self._identity = identity
-            (version,) = self._connection.execute("PRAGMA data_version").fetchone()
+                return None
         return (*identity, int(version))
 
     def close(self) -> None:

@@ -196,3 +196,16 @@ def test_a_sqlite_file_made_again_under_the_same_name_is_another_database(
     assert watch.generation() is None
     shutil.copyfile(moved, path)  # the same bytes in another file
     assert watch.generation() not in (None, before)
+
+
+@pytest.mark.sqlite_only
+def test_a_file_sqlite_cannot_read_leaves_the_error_to_the_head_query(tmp_path: Path) -> None:
+    garbage = tmp_path / "not-a-ledger.sqlite3"
+    garbage.write_bytes(b"this is not a SQLite database " * 100)
+    database = Database(f"sqlite:///{garbage}")
+    try:
+        watch = watch_for(database.engine)
+        assert watch is not None
+        assert watch.generation() is None
+    finally:
+        database.dispose()
