@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 from support.answers import fresh_client, same_answer
 from support.api import API
+from support.witnessing import add_witness
 
 from audit import witnesses
 from audit.cosignature import WitnessSigner
@@ -46,13 +47,6 @@ class Statements:
 
     def reading(self, table: str) -> list[str]:
         return [s for s in self.seen if table in s]
-
-
-def add_witness(db: Database, name: str) -> WitnessSigner:
-    signer = WitnessSigner.generate(name)
-    with db.writing() as session:
-        witnesses.add(session, name, str(signer.verifier), "https://witness.example/w")
-    return signer
 
 
 def cosign(

@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 from support.answers import fresh_client, same_answer
 from support.api import API
+from support.witnessing import add_witness
 from werkzeug.test import TestResponse
 
 from audit import witnesses
@@ -62,13 +63,6 @@ def size_of(checkpoint: TestResponse) -> int:
 def received(client: FlaskClient) -> int:
     [fund] = [f for f in client.get(f"{API}/funds").get_json()["funds"] if f["code"] == FUND]
     return int(fund["balance"]["received"])
-
-
-def add_witness(db: Database, name: str) -> WitnessSigner:
-    signer = WitnessSigner.generate(name)
-    with db.writing() as session:
-        witnesses.add(session, name, str(signer.verifier), "https://witness.example/w")
-    return signer
 
 
 def cosign(
