@@ -43,20 +43,24 @@ def _finish_swap(path: Path, retired: SigningKey) -> None:
 
 def load_signer(key_file: Path, session: Session) -> SigningKey:
     """The private key matching the log's current verifier key, or ConfigurationError."""
-    current = log.current_key(session)
+    return signer_for(key_file, log.current_key(session))
+
+
+def signer_for(key_file: Path, current: VerifierKey) -> SigningKey:
+    """The private key on disk for ``current`` (a writer read it under the append lock)."""
     pending = _pending_path(key_file)
     if not key_file.exists() and pending.exists():
         # The swap stopped between its two renames: the old key is already retired.
         candidate = SigningKey.load(pending, current.name)
-        if str(candidate.verifier) == str(current):
+        if candidate.verifier == current:
             os.replace(pending, key_file)
             return candidate
     signer = SigningKey.load(key_file, current.name)
-    if str(signer.verifier) == str(current):
+    if signer.verifier == current:
         return signer
     if pending.exists():
         candidate = SigningKey.load(pending, current.name)
-        if str(candidate.verifier) == str(current):
+        if candidate.verifier == current:
             _finish_swap(key_file, signer)
             return candidate
     raise ConfigurationError(

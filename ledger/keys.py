@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -161,8 +162,9 @@ class SigningKey:
     def generate(cls, name: str) -> SigningKey:
         return cls(name, Ed25519PrivateKey.generate())
 
-    @property
+    @functools.cached_property
     def verifier(self) -> VerifierKey:
+        """Derived once: every append compares it with the key in force and names it."""
         return VerifierKey.from_public_key(
             self.name, self.private_key.public_key().public_bytes_raw()
         )
@@ -198,7 +200,11 @@ class SigningKey:
 
     @classmethod
     def load(cls, path: Path, name: str) -> SigningKey:
-        """Read a key written by :meth:`save` (or any unencrypted PKCS#8 Ed25519 PEM)."""
+        """Read a key written by :meth:`save` (or any unencrypted PKCS#8 Ed25519 PEM).
+
+        The file is read on every call, so a replaced key is never missed; what it holds
+        is parsed once per content and name, since every append loads the key.
+        """
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -206,9 +212,21 @@ class SigningKey:
         except OSError as e:
             raise ConfigurationError(f"cannot read signing key file {path}: {e}") from None
         try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            raise KeyFormatError(f"{path} is not an unencrypted PEM private key") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeyFormatError(f"{path} does not hold an Ed25519 private key")
-        return cls(name, key)
+            return _from_pem(data, name)
+        except _NotAKey as e:
+            raise KeyFormatError(f"{path} {e}") from None
+
+
+class _NotAKey(Exception):
+    """What is wrong with a key file's content; ``SigningKey.load`` names the file."""
+
+
+@functools.lru_cache(maxsize=8)
+def _from_pem(data: bytes, name: str) -> SigningKey:
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise _NotAKey("is not an unencrypted PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise _NotAKey("does not hold an Ed25519 private key")
+    return SigningKey(name, key)

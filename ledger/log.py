@@ -10,11 +10,12 @@ and one signed checkpoint for the new size: all or nothing. It reads O(log n) ro
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ledger import merkle
@@ -68,6 +69,25 @@ class KeyPeriod:
     to_index: int | None
 
 
+@dataclass(frozen=True)
+class Head:
+    """The log's last entry and the key in force, read together in one statement.
+
+    A writer reads it once, under the append lock, and hands it to ``append``: the
+    size, the chain link, the clamp on entry times and the key check all come from it.
+    """
+
+    size: int
+    last: Entry | None
+    key: VerifierKey | None
+
+    def current_key(self) -> VerifierKey:
+        """The key in force; NotFoundError for a log without its genesis entry."""
+        if self.key is None:
+            raise NotFoundError("the log has no genesis entry yet: run `ledger init`")
+        return self.key
+
+
 class DatabaseNodes:
     """Reads perfect subtree hashes from the entries that completed them (see models)."""
 
@@ -116,6 +136,31 @@ def genesis(session: Session) -> Entry:
     return decode_leaf(leaf)
 
 
+def read_head(session: Session) -> Head:
+    """The last entry and the last genesis or key_rotation entry (often the same row)."""
+    newest = select(func.max(EntryRow.index)).scalar_subquery()
+    newest_key = select(func.max(EntryRow.index)).where(text(KEY_ENTRY_CONDITION)).scalar_subquery()
+    rows = session.execute(
+        select(EntryRow.index, EntryRow.leaf, EntryRow.kind)
+        .where(EntryRow.index.in_([newest, newest_key]))
+        .order_by(EntryRow.index)
+    ).all()
+    if not rows:
+        return Head(0, None, None)
+    index, leaf, kind = rows[-1]
+    key = None
+    if kind in (GENESIS, KEY_ROTATION) or len(rows) > 1:
+        key = _key_of(*rows[0][:2])
+    return Head(int(index) + 1, decode_leaf(leaf), key)
+
+
+@functools.lru_cache(maxsize=16)
+def _key_of(index: int, leaf: bytes) -> VerifierKey:
+    """The key a genesis or key_rotation leaf puts in force (kept: they rarely change)."""
+    body = decode_leaf(leaf).body
+    return VerifierKey.parse(body["verifier_key"] if index == 0 else body["new_key"])
+
+
 def key_periods(session: Session) -> list[KeyPeriod]:
     """Every signing key in order, from the genesis entry and the key rotations."""
     rows = session.execute(
@@ -148,33 +193,30 @@ def append(
     signer: SigningKey,
     *,
     now: datetime | None = None,
-    signer_is_current: bool = False,
+    head: Head | None = None,
 ) -> Appended:
     """Append ``drafts`` as consecutive entries and sign one checkpoint covering them.
 
     Entry times never go backwards: a clock behind the head is clamped to the head's
     time, so the log's times are ordered like its indices. A batch shares one time.
-    ``signer_is_current``: the caller has checked, in this transaction, that ``signer``
-    holds the log's current key (``keyring.load_signer``), so it is not read again.
+    ``head``: what ``read_head`` gave in this transaction, if the caller already has it.
     """
     if not drafts:
         raise InvalidRequestError("nothing to append")
     if len(drafts) > MAX_BATCH:
         raise InvalidRequestError(f"a batch holds at most {MAX_BATCH} entries")
-    last = session.execute(
-        select(EntryRow.index, EntryRow.leaf).order_by(EntryRow.index.desc()).limit(1)
-    ).first()
-    size = 0 if last is None else int(last[0]) + 1
-    if last is None:
+    if head is None:
+        head = read_head(session)
+    size = head.size
+    if head.last is None:
         if drafts[0].kind != GENESIS or str(signer.verifier) != drafts[0].body.get("verifier_key"):
             raise ConfigurationError("the first entry must be the genesis entry of this key")
         origin = str(drafts[0].body["origin"])
         prev, last_time = ZERO_HASH_HEX, None
     else:
-        head = decode_leaf(last[1])
-        prev, last_time = head.leaf_hash.hex(), head.time
-        current = signer.verifier if signer_is_current else current_key(session)
-        if str(current) != str(signer.verifier):
+        prev, last_time = head.last.leaf_hash.hex(), head.last.time
+        current = head.current_key()
+        if current != signer.verifier:
             raise ConfigurationError(
                 "the signing key is not the log's current key; "
                 "check LEDGER_SIGNING_KEY_FILE or finish the key rotation"

@@ -37,12 +37,14 @@ from ledger.funds.models import CampaignRow, PoolRow, PostingRow
 from ledger.funds.privacy import PrivacyKey
 from ledger.funds.state import UnitTree
 from ledger.funds.text import dong
-from ledger.keyring import load_signer
-from ledger.log import PLACEHOLDER
+from ledger.keyring import signer_for
 from ledger.settings import Settings
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 R = TypeVar("R")
+# Postings queued by an optimistic batch before they are written anyway (a statement
+# of this many rows is well within every driver's parameter limit).
+MAX_UNPOSTED = 512
 
 
 @dataclass(frozen=True)
@@ -112,13 +114,15 @@ class Recorder:
         self.now = now
         self.today = today_in_vietnam(now)
         # The key in force names the origin; loading it first also refuses an empty log.
-        self.signer = load_signer(settings.signing_key_file, session)
+        self.head = log.read_head(session)
+        self.signer = signer_for(settings.signing_key_file, self.head.current_key())
         self.origin = self.signer.name
-        self.size = log.tree_size(session)
+        self.size = self.head.size
         self._drafts: list[Draft] = []
         self._prepared: list[Prepared] = []
         self._held: dict[tuple[type[Any], str], Any] = {}
         self._open: dict[tuple[str, str], list[CampaignRow]] = {}
+        self._unposted: list[tuple[int, p.Posting]] = []
 
     @functools.cached_property
     def tree(self) -> UnitTree:
@@ -155,16 +159,21 @@ class Recorder:
         """Stage an operation already through ``check`` and ``schemas.load``.
 
         Without ``savepoint`` a refusal may leave part of the operation written: the
-        caller must then roll the whole transaction back (``group_commit`` does, and
-        saves two round trips an operation when nothing is refused).
+        caller must then roll the whole transaction back (``group_commit`` does). In
+        return the operation's rows wait to be written with the batch's: its projection
+        rows until a later query flushes the session, its postings until one is read or
+        a spending needs a balance (``_post``); ``commit`` writes what is left. That
+        saves the round trips of a savepoint, a flush and a postings statement for
+        each operation of a batch.
         """
         own, self.scope = self.scope, scope or self.scope
         try:
             index = self.next_index
             with self.session.begin_nested() if savepoint else nullcontext():
                 prepared = _PREPARERS[kind](self, loaded, index)
-                self.session.flush()
-                self._post(kind, prepared.body, index)
+                if savepoint:
+                    self.session.flush()
+                self._post(kind, prepared.body, index, wait=not savepoint)
             self._drafts.append(Draft(kind, prepared.body, self.scope.actor))
         finally:
             self.scope = own
@@ -174,9 +183,9 @@ class Recorder:
     def commit(self) -> list[Recorded]:
         if not self._drafts:
             return []
-        appended = log.append(
-            self.session, self._drafts, self.signer, now=self.now, signer_is_current=True
-        )
+        self._write_postings()
+        self.session.flush()
+        appended = log.append(self.session, self._drafts, self.signer, now=self.now, head=self.head)
         if appended.entries[0].index != self.size:
             raise ChainError("the log grew while the append lock was held", index=self.size)
         return [
@@ -214,77 +223,98 @@ class Recorder:
         return held
 
     def postings_of(self, index: int) -> list[p.Posting]:
+        self._write_postings()  # the entry may be one of this batch's
         return state.stored_postings(self.session, index)
 
     def receipt_url(self, receipt: str) -> str:
         return receipts.receipt_url(self.settings, receipt)
 
-    def _post(self, kind: str, body: Mapping[str, Any], index: int) -> None:
-        """Write the entry's postings and pool totals; refuse if a guarded pool went negative."""
+    def _post(self, kind: str, body: Mapping[str, Any], index: int, *, wait: bool = False) -> None:
+        """Write the entry's postings and pool totals; refuse if a guarded pool went negative.
+
+        With ``wait`` the postings are only queued when no guarded pool goes down (a
+        gift, say): nothing needs their totals yet. The next write sends them all.
+        """
         legs = p.postings_for(kind, body, self.postings_of)
         if not legs:
             return
+        self._unposted += [(index, leg) for leg in legs]
         deltas: dict[tuple[str, str, str], int] = {}
         for leg in legs:
             pool = (leg.fund, leg.account, leg.earmark)
             deltas[pool] = deltas.get(pool, 0) + leg.amount
-        # One statement for all the pools the entry moves: adds, then reads each total;
-        # on PostgreSQL the postings ride along in the same statement (one round trip).
+        guarded = [pool for pool, d in deltas.items() if d < 0 and pool[1] in p.GUARDED]
+        if wait and not guarded and len(self._unposted) < MAX_UNPOSTED:
+            return
+        totals = self._write_postings()
+        for pool in guarded:
+            if totals[pool] < 0:
+                leg = p.Posting(*pool, campaign=None, amount=deltas[pool])
+                raise BalanceError(_shortfall(leg, -deltas[pool], totals[pool] - deltas[pool]))
+
+    def _write_postings(self) -> dict[tuple[str, str, str], int]:
+        """Write the queued postings and add them to their pools; the pools' new totals."""
+        if not self._unposted:
+            return {}
+        legs, self._unposted = self._unposted, []
+        deltas: dict[tuple[str, str, str], int] = {}
+        for _index, leg in legs:
+            pool = (leg.fund, leg.account, leg.earmark)
+            deltas[pool] = deltas.get(pool, 0) + leg.amount
         connection = self.session.connection()
-        dialect = connection.dialect
-        params: list[Any] = []
-        if dialect.name == "postgresql":
-            for leg in legs:
-                params += (index, *leg)
+        if connection.dialect.name == "postgresql":
+            # One statement of one shape, whatever the count: the postings ride along
+            # with the pools' upsert, which adds the deltas and reads each new total.
+            columns = [[index, *leg] for index, leg in legs]
+            pools = [[*pool, delta] for pool, delta in deltas.items()]
+            params = (*zip(*columns, strict=True), *zip(*pools, strict=True))
+            rows = connection.exec_driver_sql(_POSTGRESQL_POSTING, tuple(map(list, params)))
         else:
-            postings = [{"entry_index": index, **leg._asdict()} for leg in legs]
+            postings = [{"entry_index": index, **leg._asdict()} for index, leg in legs]
             connection.execute(insert(PostingRow), postings)
-        for (fund, account, earmark), delta in deltas.items():
-            params += (fund, account, earmark, delta)
-        riding = len(legs) if dialect.name == "postgresql" else 0
-        statement = _pool_upsert(dialect.paramstyle, len(deltas), riding)
-        totals = {
-            (fund, account, earmark): balance
-            for fund, account, earmark, balance in connection.exec_driver_sql(
-                statement, tuple(params)
-            )
-        }
-        for pool, delta in deltas.items():
-            if delta < 0 and pool[1] in p.GUARDED and totals[pool] < 0:
-                leg = p.Posting(*pool, campaign=None, amount=delta)
-                raise BalanceError(_shortfall(leg, -delta, totals[pool] - delta))
+            flat = tuple(value for pool, delta in deltas.items() for value in (*pool, delta))
+            rows = connection.exec_driver_sql(_pool_upsert(len(deltas)), flat)
+        return {(fund, account, earmark): balance for fund, account, earmark, balance in rows}
 
 
 _POSTING_COLUMNS = ("entry_index", *p.Posting._fields)
+_BIGINT = {"entry_index": "bigint", "amount": "bigint"}
+_POOL_UPDATE = (
+    "ON CONFLICT (fund, account, earmark) DO UPDATE "
+    f"SET balance = {PoolRow.__tablename__}.balance + excluded.balance "
+    "RETURNING fund, account, earmark, balance"
+)
+
+
+def _arrays(*types: str) -> str:
+    arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+    return f"SELECT * FROM unnest({arrays})"  # noqa: S608 - types are constants
+
+
+# Arrays rather than a multi-row VALUES: one text for any number of rows, which
+# psycopg parses once and PostgreSQL prepares once.
+_POSTGRESQL_POSTING = (
+    f"WITH posted AS (INSERT INTO {PostingRow.__tablename__} "
+    f"({', '.join(_POSTING_COLUMNS)}) "
+    f"{_arrays(*(_BIGINT.get(c, 'text') for c in _POSTING_COLUMNS))}) "
+    f"INSERT INTO {PoolRow.__tablename__} (fund, account, earmark, balance) "
+    f"{_arrays('text', 'text', 'text', 'bigint')} {_POOL_UPDATE}"
+)
 
 
 @functools.cache
-def _pool_upsert(paramstyle: str, pools: int, postings: int) -> str:
-    """``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of ``pools`` pool rows, with
-    ``postings`` posting rows inserted by a ``WITH`` clause of the same statement.
+def _pool_upsert(pools: int) -> str:
+    """SQLite's ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of ``pools`` pool rows.
 
-    Plain driver SQL, built once per shape: SQLAlchemy cannot cache the compiled form of
+    Plain driver SQL, built once per count: SQLAlchemy cannot cache the compiled form of
     a multi-row ``VALUES``, and compiling it cost more than running it. Parameters are
-    positional: the postings' columns, then each pool's fund, account, earmark and delta.
+    positional: each pool's fund, account, earmark and delta.
     """
-    mark = PLACEHOLDER[paramstyle]
-
-    def rows(count: int, width: int) -> str:
-        return ", ".join("(" + ", ".join([mark] * width) + ")" for _ in range(count))
-
-    statement = (
+    rows = ", ".join("(?, ?, ?, ?)" for _ in range(pools))
+    return (
         f"INSERT INTO {PoolRow.__tablename__} (fund, account, earmark, balance) "  # noqa: S608
-        f"VALUES {rows(pools, 4)} ON CONFLICT (fund, account, earmark) DO UPDATE "
-        f"SET balance = {PoolRow.__tablename__}.balance + excluded.balance "
-        "RETURNING fund, account, earmark, balance"
+        f"VALUES {rows} {_POOL_UPDATE}"
     )
-    if postings:
-        columns = ", ".join(_POSTING_COLUMNS)
-        statement = (
-            f"WITH posted AS (INSERT INTO {PostingRow.__tablename__} ({columns}) "  # noqa: S608
-            f"VALUES {rows(postings, len(_POSTING_COLUMNS))}) {statement}"
-        )
-    return statement
 
 
 def _shortfall(leg: p.Posting, wanted: int, held: int) -> str:

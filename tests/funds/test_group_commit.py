@@ -76,6 +76,29 @@ def together(
     return [r for r in results if r is not None]
 
 
+def in_order(
+    committer: GroupCommitter, funds: Funds, operations: list[Operation]
+) -> list[Outcome | BaseException]:
+    """As ``together``, but each operation queues only after the one before it."""
+    results: list[Outcome | BaseException | None] = [None] * len(operations)
+
+    def submit(n: int) -> None:
+        try:
+            results[n] = committer.record(operations[n])
+        except BaseException as err:
+            results[n] = err
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(operations))]
+    with lock_held(funds):
+        for n, thread in enumerate(threads):
+            thread.start()
+            wait_until(lambda n=n: committer.waiting == n + 1)  # type: ignore[misc]
+    for thread in threads:
+        thread.join(30)
+    assert all(r is not None for r in results), results
+    return [r for r in results if r is not None]
+
+
 def wait_until(condition: Callable[[], bool]) -> None:
     event = threading.Event()
     for _ in range(500):
@@ -135,6 +158,24 @@ def test_a_refused_operation_is_refused_alone(committer: GroupCommitter, funds: 
     with funds.db.session() as session:  # the two gifts, and nothing of the refused two
         kinds = [e.kind for e in log.entries(session, log.tree_size(session) - 3, 3)]
     assert kinds == ["contribution"] * 3
+
+
+def test_a_batch_spends_what_its_own_gifts_brought(committer: GroupCommitter, funds: Funds) -> None:
+    # The gifts' postings wait to be written with the batch; the allocation after them
+    # needs the fund's balance, so it must see them.
+    before = checkpoints(funds)
+    operations = [
+        Operation("contribution", gift(30_000), SCOPE),
+        Operation("contribution", gift(20_000), SCOPE),
+        Operation("allocation", allocation(45_000), SCOPE),
+        Operation("allocation", allocation(6_000), SCOPE),  # 1,000 more than is left
+    ]
+    outcomes = in_order(committer, funds, operations)
+
+    assert [type(o) for o in outcomes] == [Outcome, Outcome, Outcome, BalanceError]
+    assert "holds 5.000 đồng" in str(outcomes[3])
+    assert available(funds) == 5_000
+    assert checkpoints(funds) == before + 1
 
 
 def test_an_invalid_body_is_refused_before_it_waits(

@@ -109,6 +109,25 @@ def test_key_periods_list_the_indices_each_key_signed(
     ]
 
 
+def test_the_head_names_the_last_entry_and_the_key_in_force(
+    ledger: Database, signer: SigningKey, settings: Settings, append_notes: AppendNotes
+) -> None:
+    def head() -> log.Head:
+        with ledger.session() as session:
+            found = log.read_head(session)
+            assert found.current_key() == log.current_key(session)
+            return found
+
+    assert (head().size, head().key) == (1, signer.verifier)  # genesis alone
+    append_notes(ledger, signer, 3)
+    rotation = rotate_key(ledger, settings.signing_key_file, "admin")  # index 4
+    assert (head().size, head().key) == (5, rotation.new_key)
+    append_notes(ledger, current_signer(ledger, settings), 2)
+    found = head()
+    assert (found.size, found.key) == (7, rotation.new_key)
+    assert found.last is not None and (found.last.index, found.last.kind) == (6, "note")
+
+
 def test_a_genesis_key_verifier_follows_two_rotations(
     ledger: Database, signer: SigningKey, settings: Settings, append_notes: AppendNotes
 ) -> None:

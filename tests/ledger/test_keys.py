@@ -192,6 +192,20 @@ def test_save_never_overwrites(tmp_path: Path) -> None:
     assert SigningKey.load(path, NAME).verifier == first.verifier
 
 
+def test_a_key_file_made_again_under_the_same_name_is_read_again(tmp_path: Path) -> None:
+    # Loading is cached by the file's content: a rotation or a restore that puts another
+    # key at the same path must never be answered with the old one.
+    path = tmp_path / "log.pem"
+    first = SigningKey.generate(NAME)
+    first.save(path)
+    assert SigningKey.load(path, NAME).verifier == first.verifier
+    path.unlink()
+    second = SigningKey.generate(NAME)
+    second.save(path)
+    assert SigningKey.load(path, NAME).verifier == second.verifier
+    assert SigningKey.load(path, "other.example/log").verifier.name == "other.example/log"
+
+
 def test_save_refuses_a_planted_symlink(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     (tmp_path / "log.pem").symlink_to(target)

@@ -135,6 +135,9 @@ def test_an_empty_database_has_no_genesis_or_checkpoint(settings: Settings, db: 
             log.latest_checkpoint(session)
         with pytest.raises(NotFoundError, match="ledger init"):
             log.current_key(session)
+        assert log.read_head(session) == log.Head(0, None, None)
+        with pytest.raises(NotFoundError, match="ledger init"):
+            log.read_head(session).current_key()
     stranger = SigningKey.generate(settings.origin)
     with pytest.raises(ConfigurationError, match="genesis"):
         append(db, stranger, [note(0)])
