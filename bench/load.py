@@ -7,8 +7,10 @@ Each public read is first driven for ``--warmup`` seconds unmeasured (each worke
 fills its connection pool and its kept answers, as a server in service has), then for
 ``--seconds`` right after a baseline run of the same length, and reported as requests
 per second and latency percentiles, with the ratio to that baseline. Then wrk posts
-contributions from ``--connections`` connections; every write acknowledged with 201
-must be in the log afterwards, and ``ledger verify`` must pass.
+contributions from ``--connections`` connections, for ``--warmup`` seconds unmeasured
+(each worker's connections and prepared statements) and then for ``--seconds``; every
+write acknowledged with 201, in either run, must be in the log afterwards, and
+``ledger verify`` must pass.
 
 Rate limits are switched off for the run (``LEDGER_RATELIMIT_ENABLED=false``): wrk
 comes from one address and would otherwise measure the limiter. Results go to
@@ -254,35 +256,37 @@ def _writes(
         for c in json.loads(_get(f"{base}/api/v1/campaigns"))["campaigns"]
         if c["opens"] <= today <= c["closes"]
     )
-    acked_dir = workdir / "acked"
-    acked_dir.mkdir()
     size_before = int(_get(f"{base}/api/v1/log/checkpoint").decode().split("\n")[1])
-    print(f"[{kind}] wrk: contributions", file=sys.stderr)
-    run = _wrk(
-        "contributions",
-        base,
-        HERE / "wrk" / "contributions.lua",
-        args,
-        {
-            **env,
-            "LEDGER_TOKEN": token,
-            "FUND": campaign["fund"],
-            "CAMPAIGN": campaign["code"],
-            "ACKED_DIR": str(acked_dir),
-        },
-    )
-    acked = sorted(
-        int(line) for path in acked_dir.iterdir() for line in path.read_text().split() if line
-    )
-    missing = _missing(base, acked)
+    wrk_env = {
+        **env,
+        "LEDGER_TOKEN": token,
+        "FUND": campaign["fund"],
+        "CAMPAIGN": campaign["code"],
+    }
+    script = HERE / "wrk" / "contributions.lua"
+    acked: dict[str, list[int]] = {}
+    for name, seconds in (("warm-up", args.warmup), ("contributions", args.seconds)):
+        if not seconds:
+            continue
+        folder = workdir / f"acked-{name}"
+        folder.mkdir()
+        print(f"[{kind}] wrk: {name} (writes)", file=sys.stderr)
+        timed = argparse.Namespace(**{**vars(args), "seconds": seconds})
+        run = _wrk(name, base, script, timed, {**wrk_env, "ACKED_DIR": str(folder)})
+        acked[name] = [
+            int(line) for path in folder.iterdir() for line in path.read_text().split() if line
+        ]
+    checked = sorted(index for indices in acked.values() for index in indices)
+    missing = _missing(base, checked)
     verify = subprocess.run(
         [str(BIN / "ledger"), "verify"], env=env, capture_output=True, text=True
     )
     return {
         **asdict(run),
-        "acknowledged": len(acked),
-        "acknowledged_per_second": len(acked) / args.seconds,
+        "acknowledged": len(acked["contributions"]),
+        "acknowledged_per_second": len(acked["contributions"]) / args.seconds,
         "entries_before": size_before,
+        "acknowledged_checked": len(checked),  # the warm-up's writes are checked too
         "acknowledged_missing": missing,
         "verify_exit": verify.returncode,
         "verify_output": (verify.stdout + verify.stderr).strip().splitlines()[-1:],
@@ -324,7 +328,7 @@ def _report(results: list[dict[str, Any]]) -> None:
             continue
         print(
             f"| {result['database']} | {w['acknowledged_per_second']:,.0f} | {w['p50_ms']:.1f} "
-            f"| {w['p99_ms']:.1f} | {w['acknowledged_missing']} of {w['acknowledged']} "
+            f"| {w['p99_ms']:.1f} | {w['acknowledged_missing']} of {w['acknowledged_checked']} "
             f"| {'passes' if w['verify_exit'] == 0 else 'FAILS'} |"
         )
     print()
@@ -340,7 +344,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
-        "--warmup", type=int, default=5, help="seconds of each read driven before it is measured"
+        "--warmup",
+        type=int,
+        default=5,
+        help="seconds of each read, and of the writes, driven before they are measured",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: the config's)")
