@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -93,3 +94,62 @@ def test_error_lines_are_json_too(served: dict[str, Any]) -> None:
     assert errors, "gunicorn says nothing on start and stop?"
     assert {"time", "level", "logger", "message"} <= errors[0].keys()
     assert any("Booting worker" in line["message"] for line in errors)
+
+
+def _parent(stat: Path) -> int | None:
+    try:  # the command name in parentheses may hold spaces: the fields after it do not
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):  # a process that ended while listed
+        return None
+
+
+def _socket_owners(server_port: int, client_ports: set[int], pids: list[int]) -> set[int]:
+    """Which of ``pids`` hold the server's end of the connections from ``client_ports``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if int(local.split(":")[1], 16) == server_port and (
+            int(remote.split(":")[1], 16) in client_ports
+        ):
+            inodes.add(f"socket:[{inode}]")
+    owners = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) in inodes:
+                    owners.add(pid)
+            except FileNotFoundError:  # closed while listed
+                continue
+    return owners
+
+
+def test_a_burst_of_keep_alive_connections_is_spread_over_the_workers(
+    served: dict[str, Any],
+) -> None:
+    # With one listening socket shared by the workers, the first to wake accepted the
+    # whole burst, and that one process served every connection on one core.
+    port = int(served["base"].rsplit(":", 1)[1])
+    master = served["process"].pid
+    workers = [
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if _parent(stat) == master
+    ]
+    assert len(workers) == 2
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
+    try:
+        for connection in connections:
+            connection.connect()
+        for connection in connections:
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.getheader("Connection", "keep-alive").lower() != "close"
+        ports = {connection.sock.getsockname()[1] for connection in connections}
+        # 16 connections hashed over 2 sockets all land on one with odds of 1 in 32,768.
+        assert _socket_owners(port, ports, workers) == set(workers)
+    finally:
+        for connection in connections:
+            connection.close()
