@@ -56,7 +56,11 @@ def lock_held(funds: Funds) -> Iterator[None]:
 def together(
     committer: GroupCommitter, funds: Funds, operations: list[Operation]
 ) -> list[Outcome | BaseException]:
-    """Submit ``operations`` from one thread each while the lock is held; their results."""
+    """Submit ``operations`` from one thread each while the lock is held; their results.
+
+    Each thread starts once the one before it has queued, so the batch holds the
+    operations in the order given.
+    """
     results: list[Outcome | BaseException | None] = [None] * len(operations)
 
     def submit(n: int) -> None:
@@ -67,32 +71,9 @@ def together(
 
     threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(operations))]
     with lock_held(funds):
-        for thread in threads:
+        for queued, thread in enumerate(threads, start=1):
             thread.start()
-        wait_until(lambda: committer.waiting == len(operations))
-    for thread in threads:
-        thread.join(30)
-    assert all(r is not None for r in results), results
-    return [r for r in results if r is not None]
-
-
-def in_order(
-    committer: GroupCommitter, funds: Funds, operations: list[Operation]
-) -> list[Outcome | BaseException]:
-    """As ``together``, but each operation queues only after the one before it."""
-    results: list[Outcome | BaseException | None] = [None] * len(operations)
-
-    def submit(n: int) -> None:
-        try:
-            results[n] = committer.record(operations[n])
-        except BaseException as err:
-            results[n] = err
-
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(operations))]
-    with lock_held(funds):
-        for n, thread in enumerate(threads):
-            thread.start()
-            wait_until(lambda n=n: committer.waiting == n + 1)  # type: ignore[misc]
+            wait_until(lambda queued=queued: committer.waiting == queued)  # type: ignore[misc]
     for thread in threads:
         thread.join(30)
     assert all(r is not None for r in results), results
@@ -170,7 +151,7 @@ def test_a_batch_spends_what_its_own_gifts_brought(committer: GroupCommitter, fu
         Operation("allocation", allocation(45_000), SCOPE),
         Operation("allocation", allocation(6_000), SCOPE),  # 1,000 more than is left
     ]
-    outcomes = in_order(committer, funds, operations)
+    outcomes = together(committer, funds, operations)
 
     assert [type(o) for o in outcomes] == [Outcome, Outcome, Outcome, BalanceError]
     assert "holds 5.000 đồng" in str(outcomes[3])
