@@ -136,15 +136,25 @@ def genesis(session: Session) -> Entry:
     return decode_leaf(leaf)
 
 
+# The last entry and the last genesis or key_rotation entry (often the same row), in
+# index order; built once, as every append reads it.
+_HEAD = (
+    select(EntryRow.index, EntryRow.leaf, EntryRow.kind)
+    .where(
+        EntryRow.index.in_(
+            [
+                select(func.max(EntryRow.index)).scalar_subquery(),
+                select(func.max(EntryRow.index)).where(text(KEY_ENTRY_CONDITION)).scalar_subquery(),
+            ]
+        )
+    )
+    .order_by(EntryRow.index)
+)
+
+
 def read_head(session: Session) -> Head:
-    """The last entry and the last genesis or key_rotation entry (often the same row)."""
-    newest = select(func.max(EntryRow.index)).scalar_subquery()
-    newest_key = select(func.max(EntryRow.index)).where(text(KEY_ENTRY_CONDITION)).scalar_subquery()
-    rows = session.execute(
-        select(EntryRow.index, EntryRow.leaf, EntryRow.kind)
-        .where(EntryRow.index.in_([newest, newest_key]))
-        .order_by(EntryRow.index)
-    ).all()
+    """The last entry and the key in force, in one statement."""
+    rows = session.execute(_HEAD).all()
     if not rows:
         return Head(0, None, None)
     index, leaf, kind = rows[-1]

@@ -16,7 +16,7 @@ batch with one signed checkpoint.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -239,10 +239,7 @@ class Recorder:
         if not legs:
             return
         self._unposted += [(index, leg) for leg in legs]
-        deltas: dict[tuple[str, str, str], int] = {}
-        for leg in legs:
-            pool = (leg.fund, leg.account, leg.earmark)
-            deltas[pool] = deltas.get(pool, 0) + leg.amount
+        deltas = _pool_deltas(legs)
         guarded = [pool for pool, d in deltas.items() if d < 0 and pool[1] in p.GUARDED]
         if wait and not guarded and len(self._unposted) < MAX_UNPOSTED:
             return
@@ -257,10 +254,7 @@ class Recorder:
         if not self._unposted:
             return {}
         legs, self._unposted = self._unposted, []
-        deltas: dict[tuple[str, str, str], int] = {}
-        for _index, leg in legs:
-            pool = (leg.fund, leg.account, leg.earmark)
-            deltas[pool] = deltas.get(pool, 0) + leg.amount
+        deltas = _pool_deltas(leg for _index, leg in legs)
         connection = self.session.connection()
         if connection.dialect.name == "postgresql":
             # One statement of one shape, whatever the count: the postings ride along
@@ -275,6 +269,15 @@ class Recorder:
             flat = tuple(value for pool, delta in deltas.items() for value in (*pool, delta))
             rows = connection.exec_driver_sql(_pool_upsert(len(deltas)), flat)
         return {(fund, account, earmark): balance for fund, account, earmark, balance in rows}
+
+
+def _pool_deltas(legs: Iterable[p.Posting]) -> dict[tuple[str, str, str], int]:
+    """What ``legs`` add to each pool (fund, account, earmark)."""
+    deltas: dict[tuple[str, str, str], int] = {}
+    for leg in legs:
+        pool = (leg.fund, leg.account, leg.earmark)
+        deltas[pool] = deltas.get(pool, 0) + leg.amount
+    return deltas
 
 
 _POSTING_COLUMNS = ("entry_index", *p.Posting._fields)
