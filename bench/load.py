@@ -265,9 +265,8 @@ def _writes(
     }
     script = HERE / "wrk" / "contributions.lua"
     acked: dict[str, list[int]] = {}
-    for name, seconds in (("warm-up", args.warmup), ("contributions", args.seconds)):
-        if not seconds:
-            continue
+    runs = [("warm-up", args.warmup)] if args.warmup else []
+    for name, seconds in [*runs, ("contributions", args.seconds)]:
         folder = workdir / f"acked-{name}"
         folder.mkdir()
         print(f"[{kind}] wrk: {name} (writes)", file=sys.stderr)
